@@ -1,0 +1,159 @@
+"""Compile a Frictionless Table Schema into a vectorised pandera schema over published text.
+
+pandera's own from_frictionless_schema leaves dates unchecked, makes optional integers
+non-nullable and ignores groupChar/bareNumber, and its datetime coercion retries element by
+element on a bad value. So the checks here run on the text as published, each one a vectorised
+parse (schemas.money, schemas.dates) that is computed once per column per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from schemas.dates import ParsedDates, parse_dates
+from schemas.money import ParsedMoney, parse_pence
+
+SPREADSHEET_ERRORS = ("#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#ERROR")
+
+
+@dataclass
+class Validation:
+    """Per-row outcome of one chunk: the failing cells and which rows are invalid."""
+
+    errors: pd.DataFrame  # columns: index, field, check, value
+    invalid: pd.Series
+
+
+class RowValidator:
+    """Validates chunks of mapped text against one Frictionless descriptor.
+
+    Parsed money and dates are memoised per chunk, so the checks and the conversion that
+    follows parse each column exactly once.
+    """
+
+    def __init__(self, descriptor: dict, date_order: str = "DMY") -> None:
+        self.descriptor = descriptor
+        self.date_order = date_order
+        self.fields = {f["name"]: f for f in descriptor["fields"]}
+        self.expected: dict[tuple[str, str], str] = {}
+        self._chunk: pd.DataFrame | None = None
+        self._memo: dict[tuple[str, str], object] = {}
+        self.schema = pa.DataFrameSchema(
+            {name: self._column(spec) for name, spec in self.fields.items()},
+            strict=False,
+            coerce=False,
+        )
+
+    def validate(self, frame: pd.DataFrame) -> Validation:
+        """Check a chunk; rows with any failing cell are invalid."""
+        self._chunk, self._memo = frame, {}
+        try:
+            self.schema.validate(frame, lazy=True)
+            failures = pd.DataFrame(columns=["index", "field", "check", "value"])
+        except pa.errors.SchemaErrors as raised:
+            cases = raised.failure_cases
+            failures = pd.DataFrame({
+                "index": cases["index"],
+                "field": cases["column"],
+                "check": cases["check"].replace({"not_nullable": "required"}),
+                "value": cases["failure_case"],
+            })
+            failures = failures[failures["index"].notna()]
+        invalid = pd.Series(False, index=frame.index)
+        invalid[failures["index"].astype("int64").unique()] = True
+        return Validation(failures.reset_index(drop=True), invalid)
+
+    def money(self, name: str) -> ParsedMoney:
+        return self._parsed("money", name, parse_pence)
+
+    def dates(self, name: str) -> ParsedDates:
+        return self._parsed("date", name, lambda s: parse_dates(s, self.date_order))
+
+    def _parsed(self, kind: str, name: str, parse: Callable):
+        key = (kind, name)
+        if key not in self._memo:
+            self._memo[key] = parse(self._chunk[name])
+        return self._memo[key]
+
+    def _column(self, spec: dict) -> pa.Column:
+        name = spec["name"]
+        constraints = spec.get("constraints", {})
+        checks = [self._check(name, "spreadsheet_error", _not_sheet_error,
+                              "a value, not a spreadsheet error such as #REF!")]
+        checks += self._type_checks(spec)
+        checks += self._constraint_checks(spec, constraints)
+        self.expected[(name, "required")] = "a value: this field is required"
+        return pa.Column(
+            dtype=None,
+            checks=checks,
+            nullable=not constraints.get("required", False),
+            required=False,
+        )
+
+    def _check(self, field: str, name: str, test: Callable, expected: str) -> pa.Check:
+        self.expected[(field, name)] = expected
+        return pa.Check(test, name=name, ignore_na=True)
+
+    def _type_checks(self, spec: dict) -> list[pa.Check]:
+        name, kind = spec["name"], spec.get("type", "string")
+        example = spec.get("example")
+        like = f" such as {example}" if example not in (None, "") else ""
+        if kind == "number":
+            return [self._check(name, "type", lambda s: self.money(name).ok | _sheet_error(s),
+                                f"an amount in pounds{like}")]
+        if kind == "integer":
+            return [self._check(name, "type", lambda s: s.str.fullmatch(r"[+-]?\d+"),
+                                f"a whole number{like}")]
+        if kind == "date":
+            return [self._check(name, "type", lambda s: self.dates(name).ok | _sheet_error(s),
+                                f"a date{like} (day first, or ISO yyyy-mm-dd)")]
+        if kind == "boolean":
+            words = [str(w).casefold() for w in
+                     spec.get("trueValues", ["true"]) + spec.get("falseValues", ["false"])]
+            return [self._check(name, "type", lambda s: s.str.casefold().isin(words),
+                                f"one of {', '.join(words)}")]
+        return []
+
+    def _constraint_checks(self, spec: dict, constraints: dict) -> list[pa.Check]:
+        name, checks = spec["name"], []
+        if "pattern" in constraints:
+            pattern = constraints["pattern"]
+            checks.append(self._check(name, "pattern", lambda s: s.str.fullmatch(pattern),
+                                      f"text matching {pattern}"))
+        if "enum" in constraints:
+            allowed = [str(v) for v in constraints["enum"]]
+            checks.append(self._check(name, "enum", lambda s: s.isin(allowed),
+                                      f"one of {', '.join(allowed)}"))
+        if "maxLength" in constraints:
+            limit = constraints["maxLength"]
+            checks.append(self._check(name, "maxLength", lambda s: s.str.len() <= limit,
+                                      f"at most {limit} characters"))
+        if spec.get("type") == "number":
+            checks += self._bounds(name, constraints)
+        return checks
+
+    def _bounds(self, name: str, constraints: dict) -> list[pa.Check]:
+        checks = []
+        if "minimum" in constraints:
+            low = round(constraints["minimum"] * 100)
+            checks.append(self._check(
+                name, "minimum", lambda s: ~(self.money(name).pence < low).fillna(False),
+                f"at least {constraints['minimum']}"))
+        if "maximum" in constraints:
+            high = round(constraints["maximum"] * 100)
+            checks.append(self._check(
+                name, "maximum", lambda s: ~(self.money(name).pence > high).fillna(False),
+                f"at most {constraints['maximum']}"))
+        return checks
+
+
+def _sheet_error(values: pd.Series) -> pd.Series:
+    return values.str.strip().str.upper().isin(SPREADSHEET_ERRORS)
+
+
+def _not_sheet_error(values: pd.Series) -> pd.Series:
+    return ~_sheet_error(values)

@@ -1,0 +1,73 @@
+"""Convert validated spend rows into canonical warehouse payment rows (schemas/payment.json)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from schemas.compile import RowValidator
+from schemas.descriptors import load_descriptor
+from schemas.redaction import redaction_reasons
+from sources.read import EXTRA_PREFIX, ROW, SHEET
+
+FROM = "moneytrail:from"
+
+
+def to_payments(
+    frame: pd.DataFrame, validator: RowValidator, publisher_id: str, sha256: str
+) -> pd.DataFrame:
+    """Typed payment rows for every row of a validated chunk, in payment.json's field order.
+
+    The mapping from spend fields is the descriptor's own "moneytrail:from" property, so the
+    schema, not this code, says where each payment column comes from.
+    """
+    columns: dict[str, pd.Series] = {}
+    for spec in load_descriptor("payment")["fields"]:
+        source = spec.get(FROM)
+        if source is not None:
+            columns[spec["name"]] = _typed(frame, validator, source, spec["type"])
+    columns["publisher_id"] = pd.Series(publisher_id, index=frame.index, dtype="string")
+    columns["file_sha256"] = pd.Series(sha256, index=frame.index, dtype="string")
+    columns["sheet"] = frame[SHEET].astype("string")
+    columns["source_row"] = frame[ROW].astype("int64")
+    columns["date_precision"] = (
+        validator.dates("PaymentDate").precision if "PaymentDate" in frame
+        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
+    columns["redaction_reason"] = redaction_reasons(
+        frame.get("BeneficiaryName", pd.Series(pd.NA, index=frame.index, dtype="string"))
+    )
+    columns["extra"] = extra_json(frame)
+    order = [spec["name"] for spec in load_descriptor("payment")["fields"]]
+    return pd.DataFrame({name: columns[name] for name in order}, index=frame.index)
+
+
+def _typed(frame: pd.DataFrame, validator: RowValidator, source: str, kind: str) -> pd.Series:
+    if source not in frame:
+        dtype = {"integer": "Int64", "date": "datetime64[s]", "boolean": "boolean"}
+        return pd.Series(pd.NA, index=frame.index, dtype=dtype.get(kind, "string"))
+    if kind == "integer":
+        return validator.money(source).pence
+    if kind == "date":
+        return validator.dates(source).dates
+    if kind == "boolean":
+        spec = validator.fields[source]
+        truthy = {str(v).casefold() for v in spec.get("trueValues", ["true"])}
+        text = frame[source].str.casefold()
+        return text.isin(truthy).astype("boolean").where(text.notna())
+    return frame[source]
+
+
+def extra_json(frame: pd.DataFrame) -> pd.Series:
+    """Each row's unmapped columns as a JSON object of header → value (empty cells left out)."""
+    extra = [c for c in frame.columns if c.startswith(EXTRA_PREFIX)]
+    if not extra:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    values = frame[extra].rename(columns=lambda c: c[len(EXTRA_PREFIX):])
+    records = values.to_dict("records")
+    encoded = [
+        json.dumps({k: v for k, v in record.items() if isinstance(v, str)}, ensure_ascii=False)
+        for record in records
+    ]
+    return pd.Series(encoded, index=frame.index, dtype="string").replace("{}", pd.NA)

@@ -1,0 +1,119 @@
+"""Parse published dates: day-first by default, month-first files detected, serials, 2-digit years."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+
+import pandas as pd
+
+_ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$"
+_ISO_MONTH = r"^(\d{4})-(\d{1,2})$"
+_NUMERIC = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
+_NAMED = r"^(\d{1,2})[\s\-/]+([A-Za-z]{3,9})\.?[\s\-/,]+(\d{4}|\d{2})$"
+_SERIAL = r"^(\d{5})(?:\.\d+)?$"
+_UK = r"^\d{2}/\d{2}/\d{4}$"
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Serials outside this range are more likely amounts or ids than dates (1954 to 2119).
+SERIAL_RANGE = (20_000, 80_000)
+YEAR_RANGE = (1900, 2199)
+# Two-digit years below this are 20yy; the rest 19yy.
+CENTURY_PIVOT = 70
+MONTHS = {
+    name.casefold(): number
+    for number in range(1, 13)
+    for name in (calendar.month_abbr[number], calendar.month_name[number])
+} | {"sept": 9}
+
+
+@dataclass
+class ParsedDates:
+    """`dates` is NaT where a cell is empty or not a date; `ok` is False only for a non-empty
+    cell that is not a date; `precision` is "day", or "month" for a yyyy-mm value;
+    `non_standard` marks dates not written dd/mm/yyyy as the LGA guidance recommends."""
+
+    dates: pd.Series
+    ok: pd.Series
+    precision: pd.Series
+    non_standard: pd.Series
+
+
+def detect_order(values: pd.Series) -> str:
+    """'MDY' when a file's numeric dates only make sense month-first, else 'DMY'.
+
+    A first part above 12 proves day-first; a second part above 12 with no first part above
+    12 proves month-first (a real council published one quarter so).
+    """
+    parts = values.astype("string").str.strip().str.extract(_NUMERIC)
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[1], errors="coerce")
+    if (second > 12).any() and not (first > 12).any():
+        return "MDY"
+    return "DMY"
+
+
+def parse_dates(values: pd.Series, order: str = "DMY") -> ParsedDates:
+    """Parse a column of date strings in the given order for numeric d/m/y forms."""
+    text = values.astype("string").str.strip()
+    empty = text.isna() | (text == "")
+    year = pd.Series(pd.NA, index=text.index, dtype="Int64")
+    month, day = year.copy(), year.copy()
+    precision = pd.Series(pd.NA, index=text.index, dtype="string")
+
+    iso = text.str.extract(_ISO)
+    _fill(year, month, day, precision, iso[0], iso[1], iso[2], "day")
+    iso_month = text.str.extract(_ISO_MONTH)
+    _fill(year, month, day, precision, iso_month[0], iso_month[1], "1", "month")
+    numeric = text.str.extract(_NUMERIC)
+    first, second = (numeric[0], numeric[1]) if order == "DMY" else (numeric[1], numeric[0])
+    _fill(year, month, day, precision, _full_year(numeric[2]), second, first, "day")
+    named = text.str.extract(_NAMED)
+    month_number = named[1].str.casefold().map(MONTHS, na_action="ignore")
+    _fill(year, month, day, precision, _full_year(named[2]), month_number, named[0], "day")
+
+    parsed = pd.to_datetime(
+        pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64"),
+        errors="coerce",
+    )
+    parsed = parsed.where(year.between(*YEAR_RANGE).fillna(False))
+    parsed = _serials(text, parsed, precision)
+    ok = parsed.notna() | empty
+    precision = precision.where(parsed.notna())
+    non_standard = parsed.notna() & ~text.str.fullmatch(_UK).fillna(False)
+    return ParsedDates(parsed.astype("datetime64[s]"), ok.astype(bool), precision,
+                       non_standard.astype(bool))
+
+
+def _fill(year, month, day, precision, y, m, d, level: str) -> None:
+    found = year.isna() & pd.Series(y, index=year.index).notna()
+    if isinstance(m, pd.Series):
+        found &= m.notna()
+    year[found] = pd.to_numeric(pd.Series(y, index=year.index)[found]).astype("Int64")
+    month[found] = _as_int(m, year.index)[found]
+    day[found] = _as_int(d, year.index)[found]
+    precision[found] = level
+
+
+def _as_int(value, index) -> pd.Series:
+    if not isinstance(value, pd.Series):
+        return pd.Series(int(value), index=index, dtype="Int64")
+    return pd.to_numeric(value, errors="coerce").astype("Int64")
+
+
+def _full_year(years: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(years, errors="coerce").astype("Int64")
+    short = years.str.len() == 2
+    century = numbers.where(numbers >= CENTURY_PIVOT, numbers + 2000)
+    century = century.where(numbers < CENTURY_PIVOT, numbers + 1900)
+    return numbers.where(~short.fillna(False), century)
+
+
+def _serials(text: pd.Series, parsed: pd.Series, precision: pd.Series) -> pd.Series:
+    serial = pd.to_numeric(text.str.extract(_SERIAL)[0], errors="coerce")
+    usable = parsed.isna() & serial.between(*SERIAL_RANGE)
+    if usable.any():
+        days = pd.to_timedelta(serial[usable], unit="D")
+        parsed = parsed.copy()
+        parsed[usable] = EXCEL_EPOCH + days
+        precision[usable] = "day"
+    return parsed

@@ -1,0 +1,252 @@
+"""The validation report a publisher acts on: counts, errors with examples, totals and a score."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from schemas.money import parse_pence, pence_to_text
+from schemas.redaction import redaction_reasons
+from sources.rows import SKIP_REASONS
+
+if TYPE_CHECKING:
+    from schemas.validate import CheckedChunk
+    from sources.read import FileRead
+
+MAX_EXAMPLES = 5
+# Score weights (docs/validate.md explains them): fields present, valid rows, plain formats.
+FIELD_POINTS, ROW_POINTS, FORMAT_POINTS = 40, 40, 20
+WARNINGS = {
+    "amount_format": "amounts written with £, commas, brackets or a trailing minus "
+                     "(the Code asks for plain numbers such as -1234.50)",
+    "amount_rounded": "amounts with fractions of a penny, rounded half up to whole pence",
+    "date_format": "dates not written dd/mm/yyyy, as the LGA guidance recommends",
+    "repaired_rows": "rows whose date was fused to a neighbouring cell and was split back out",
+}
+
+
+@dataclass
+class ErrorGroup:
+    check: str
+    field: str
+    expected: str
+    count: int = 0
+    examples: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class FileReport:
+    """Accumulates what validating one file found, chunk by chunk."""
+
+    file: str
+    schema: str
+    publisher: str | None
+    requirements: list[dict]
+    record: FileRead | None = None
+    failure: str | None = None
+    date_order: str | None = None
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    amount_total_pence: int = 0
+    amount_valid_pence: int = 0
+    redactions: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+    errors: dict[tuple[str, str], ErrorGroup] = field(default_factory=dict)
+    date_min: pd.Timestamp | None = None
+    date_max: pd.Timestamp | None = None
+    date_min_text: str | None = None
+    date_max_text: str | None = None
+    totals_notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, path: Path, schema: str, publisher: str | None, descriptor: dict):
+        requirements = descriptor.get("transparencyCode", {}).get("mandatory", [])
+        return cls(str(path), schema, publisher, requirements)
+
+    def fail(self, message: str) -> None:
+        self.failure = message
+
+    def add(self, chunk: CheckedChunk) -> None:
+        frame, validator, validation = chunk.frame, chunk.validator, chunk.validation
+        self.date_order = validator.date_order
+        self.rows_read += len(frame)
+        quarantined = int(validation.invalid.sum())
+        self.rows_quarantined += quarantined
+        self.rows_valid += len(frame) - quarantined
+        if "Amount" in frame:
+            money = validator.money("Amount")
+            self.amount_total_pence += int(money.pence.sum())
+            self.amount_valid_pence += int(money.pence[~validation.invalid].sum())
+            self.warnings["amount_format"] += int(money.non_standard.sum())
+            self.warnings["amount_rounded"] += int(money.rounded.sum())
+        if "PaymentDate" in frame:
+            self._add_dates(validator.dates("PaymentDate"))
+        if "BeneficiaryName" in frame:
+            self.redactions.update(redaction_reasons(frame["BeneficiaryName"]).value_counts()
+                                   .to_dict())
+        self._add_errors(chunk)
+
+    def _add_dates(self, parsed) -> None:
+        self.warnings["date_format"] += int(parsed.non_standard.sum())
+        dates = parsed.dates.dropna()
+        if dates.empty:
+            return
+        low, high = dates.idxmin(), dates.idxmax()
+        if self.date_min is None or dates[low] < self.date_min:
+            self.date_min, self.date_min_text = dates[low], _date_text(dates[low], parsed, low)
+        if self.date_max is None or dates[high] > self.date_max:
+            self.date_max, self.date_max_text = dates[high], _date_text(dates[high], parsed, high)
+
+    def _add_errors(self, chunk: CheckedChunk) -> None:
+        errors = chunk.validation.errors
+        if errors.empty:
+            return
+        frame, expected = chunk.frame, chunk.validator.expected
+        for (check, name), group in errors.groupby(["check", "field"], sort=False):
+            key = (check, name)
+            entry = self.errors.setdefault(
+                key, ErrorGroup(check, name, expected.get((name, check), check)))
+            entry.count += len(group)
+            for _, error in group.head(MAX_EXAMPLES - len(entry.examples)).iterrows():
+                row = int(error["index"])
+                value = error["value"]
+                entry.examples.append({
+                    "sheet": frame.at[row, "_sheet"],
+                    "row": int(frame.at[row, "_row"]),
+                    "field": name,
+                    "value": None if pd.isna(value) else str(value),
+                })
+
+    def finish(self) -> None:
+        if self.record is None:
+            return
+        self.warnings["repaired_rows"] += self.record.repaired_rows
+        for totals in self.record.totals_rows:
+            stated = parse_pence(pd.Series([totals.amount])).pence.iloc[0]
+            if pd.notna(stated) and int(stated) != self.amount_total_pence:
+                difference = self.amount_total_pence - int(stated)
+                where = f"{totals.sheet}:{totals.row}" if totals.sheet else f"row {totals.row}"
+                self.totals_notes.append(
+                    f"the totals row at {where} states {pence_to_text(int(stated))} but the "
+                    f"rows add up to {pence_to_text(self.amount_total_pence)} "
+                    f"({pence_to_text(difference)} difference)")
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind if self.record and not self.failure else "not_spend"
+
+    @property
+    def mapped_fields(self) -> list[set[str]]:
+        if not self.record:
+            return []
+        return [set(t.mapping.fields) for t in self.record.tables if t.mapping]
+
+    @property
+    def missing_mandatory_fields(self) -> list[str]:
+        tables = self.mapped_fields or [set()]
+        return [
+            req["requirement"] for req in self.requirements
+            if any(not (set(req["anyOf"]) & fields) for fields in tables)
+        ]
+
+    @property
+    def redacted_rows(self) -> int:
+        return sum(self.redactions.values())
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(self.record.skipped.values()) if self.record else 0
+
+    @property
+    def score_parts(self) -> dict[str, float]:
+        met = len(self.requirements) - len(self.missing_mandatory_fields)
+        fields = FIELD_POINTS * met / len(self.requirements) if self.requirements else 0
+        if self.kind == "not_spend" or not self.rows_read:
+            return {"fields": round(fields, 1), "rows": 0.0, "formats": 0.0}
+        rows = ROW_POINTS * self.rows_valid / self.rows_read
+        plain = max(self.warnings["amount_format"], self.warnings["date_format"])
+        formats = FORMAT_POINTS * (1 - min(plain, self.rows_read) / self.rows_read)
+        return {"fields": round(fields, 1), "rows": round(rows, 1), "formats": round(formats, 1)}
+
+    @property
+    def score(self) -> int:
+        return int(round(sum(self.score_parts.values())))
+
+    @property
+    def passed(self) -> bool:
+        return (self.kind != "not_spend" and not self.failure and not self.rows_quarantined
+                and not self.missing_mandatory_fields)
+
+    def to_json(self) -> dict:
+        """The documented JSON object (docs/validate.md lists every key)."""
+        record = self.record
+        tables = [t for t in record.tables if t.mapping] if record else []
+        return {
+            "file": self.file,
+            "publisher": self.publisher,
+            "schema": self.schema,
+            "sha256": record.sha256 if record else None,
+            "kind": self.kind,
+            "format": record.format if record else None,
+            "encoding": record.encoding if record else None,
+            "sheets": record.sheets if record else [],
+            "header_row": tables[0].header_row if tables else None,
+            "tables": [{"sheet": t.sheet, "header_row": t.header_row, "kind": t.kind}
+                       for t in tables],
+            "columns": _columns(tables),
+            "missing_mandatory_fields": self.missing_mandatory_fields,
+            "date_order": self.date_order,
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_skipped": self.rows_skipped,
+            "skipped": dict(record.skipped) if record else {},
+            "amount_total_pence": self.amount_total_pence,
+            "amount_valid_pence": self.amount_valid_pence,
+            "date_min": self.date_min_text,
+            "date_max": self.date_max_text,
+            "redacted_rows": self.redacted_rows,
+            "redactions": dict(self.redactions),
+            "errors": [_error_json(e) for e in self.errors.values()],
+            "warnings": [{"type": k, "count": n, "message": WARNINGS[k]}
+                         for k, n in self.warnings.items() if n],
+            "totals_rows": [{"sheet": t.sheet, "row": t.row, "amount": t.amount}
+                            for t in record.totals_rows] if record else [],
+            "notes": self.totals_notes,
+            "failure": self.failure,
+            "score": self.score,
+            "score_parts": self.score_parts,
+            "passed": self.passed,
+        }
+
+
+def _date_text(value: pd.Timestamp, parsed, index) -> str:
+    if parsed.precision[index] == "month":
+        return value.strftime("%Y-%m")
+    return value.strftime("%Y-%m-%d")
+
+
+def _columns(tables) -> list[dict]:
+    seen, columns = set(), []
+    for table in tables:
+        for column in table.mapping.columns:
+            if column.how == "blank" or column.name in seen:
+                continue
+            seen.add(column.name)
+            columns.append({"header": column.name, "field": column.field, "how": column.how,
+                            "note": column.note})
+    return columns
+
+
+def _error_json(error: ErrorGroup) -> dict:
+    return {"type": error.check, "field": error.field, "expected": error.expected,
+            "count": error.count, "examples": error.examples}
+
+
+def skip_reason_text(reason: str) -> str:
+    return SKIP_REASONS.get(reason, reason)

@@ -1,0 +1,102 @@
+"""Validate a published file end to end: read, map, check each chunk, convert, and report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from schemas.compile import RowValidator, Validation
+from schemas.convert import extra_json, to_payments
+from schemas.dates import detect_order
+from schemas.descriptors import load_descriptor
+from schemas.report import FileReport
+from sources.quirks import publisher_quirks
+from sources.read import ROW, SHEET, TableRead, read_file
+from sources.tables import UnreadableFile
+
+
+@dataclass
+class CheckedChunk:
+    """A chunk of mapped rows with its validation outcome."""
+
+    table: TableRead
+    frame: pd.DataFrame
+    validator: RowValidator
+    validation: Validation
+
+    def payments(self, publisher_id: str, sha256: str) -> pd.DataFrame:
+        """The valid rows as canonical payment rows."""
+        return to_payments(self.frame, self.validator, publisher_id, sha256)[
+            ~self.validation.invalid
+        ]
+
+    def quarantine(self) -> pd.DataFrame:
+        """The invalid rows, each with every reason it failed and its text as published."""
+        invalid = self.validation.invalid
+        errors = self.validation.errors
+        reasons = (
+            errors.assign(text=errors["field"] + ": " + errors["check"] + " "
+                          + errors["value"].astype("string").fillna("(empty)").map(repr))
+            .groupby("index")["text"].agg("; ".join)
+        )
+        rows = self.frame[invalid]
+        published = self.frame.drop(columns=[ROW, SHEET])
+        mapped = [c for c in published.columns if not c.startswith("extra:")]
+        raw = published[invalid][mapped].rename(columns=lambda c: "extra:" + c)
+        amount = (self.validator.money("Amount").pence[invalid] if "Amount" in self.frame
+                  else pd.Series(pd.NA, index=rows.index, dtype="Int64"))
+        return pd.DataFrame({
+            "sheet": rows[SHEET].astype("string"),
+            "source_row": rows[ROW].astype("int64"),
+            "reasons": reasons.reindex(rows.index).astype("string"),
+            "amount_pence": amount,
+            "mapped": extra_json(raw),
+            "extra": extra_json(rows),
+        })
+
+
+def check_file(
+    path: Path, schema: str = "spend", publisher_id: str | None = None
+) -> tuple[FileReport, Iterator[CheckedChunk]]:
+    """Start validating a file; the report is complete once the chunks are consumed."""
+    descriptor = load_descriptor(schema)
+    report = FileReport.start(Path(path), schema, publisher_id, descriptor)
+    quirks = publisher_quirks(publisher_id)
+    try:
+        record, chunks = read_file(Path(path), quirks)
+    except (UnreadableFile, OSError) as failure:
+        report.fail(str(failure))
+        return report, iter(())
+    report.record = record
+    return report, _checked(report, record, chunks, descriptor, quirks.date_order)
+
+
+def _checked(report, record, chunks, descriptor, date_order) -> Iterator[CheckedChunk]:
+    validators: dict[int, RowValidator] = {}
+    try:
+        for table, frame in chunks:
+            validator = validators.get(id(table))
+            if validator is None:
+                order = date_order or _order(frame)
+                validator = validators[id(table)] = RowValidator(descriptor, order)
+            checked = CheckedChunk(table, frame, validator, validator.validate(frame))
+            report.add(checked)
+            yield checked
+    except UnreadableFile as failure:
+        report.fail(str(failure))
+    report.finish()
+
+
+def _order(frame: pd.DataFrame) -> str:
+    return detect_order(frame["PaymentDate"]) if "PaymentDate" in frame else "DMY"
+
+
+def report_file(path: Path, schema: str = "spend", publisher_id: str | None = None) -> FileReport:
+    """Validate a whole file and return its report."""
+    report, chunks = check_file(path, schema, publisher_id)
+    for _ in chunks:
+        pass
+    return report

@@ -1,0 +1,176 @@
+"""Read a published spending file into chunks of mapped rows, with provenance on every row."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
+from sources.quirks import Quirks
+from sources.rows import classify, clean, repair_fused
+from sources.tables import RawTable, Row, read_tables
+
+CHUNK_ROWS = 50_000
+ROW = "_row"
+SHEET = "_sheet"
+EXTRA_PREFIX = "extra:"
+
+
+@dataclass
+class TableRead:
+    """One table found in a file and how its header was understood."""
+
+    sheet: str | None
+    header_row: int | None
+    mapping: HeaderMapping | None
+
+    @property
+    def kind(self) -> str:
+        if self.mapping is None:
+            return "not_spend"
+        fields = self.mapping.fields
+        if "BeneficiaryName" in fields and "PaymentDate" not in fields:
+            return "supplier_totals"
+        return "transactions"
+
+
+@dataclass
+class TotalsRow:
+    sheet: str | None
+    row: int
+    amount: str
+
+
+@dataclass
+class FileRead:
+    """Everything learned while reading a file; complete once chunks() is exhausted."""
+
+    path: Path
+    sha256: str
+    format: str
+    encoding: str | None
+    tables: list[TableRead] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    repaired_rows: int = 0
+    totals_rows: list[TotalsRow] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        kinds = {t.kind for t in self.tables}
+        for kind in ("transactions", "supplier_totals"):
+            if kind in kinds:
+                return kind
+        return "not_spend"
+
+    @property
+    def sheets(self) -> list[str]:
+        return [t.sheet for t in self.tables if t.mapping is not None and t.sheet is not None]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_file(
+    path: Path, quirks: Quirks = Quirks(), chunk_rows: int = CHUNK_ROWS
+) -> tuple[FileRead, Iterator[tuple[TableRead, pd.DataFrame]]]:
+    """Open a file and return its reading record and a generator of (table, chunk) pairs.
+
+    Each chunk holds one column per mapped spend field (text, stripped, empty as NA), one
+    "extra:<header>" column per unmapped column, and the provenance columns _sheet and _row.
+    Raises sources.tables.UnreadableFile for a file that holds no table at all.
+    """
+    path = Path(path)
+    stream = path.open("rb")
+    try:
+        found = read_tables(stream, path.name)
+    except Exception:
+        stream.close()
+        raise
+    record = FileRead(path, file_sha256(path), found.format, found.encoding)
+    return record, _chunks(record, found.tables, stream, quirks, chunk_rows)
+
+
+def _chunks(record, tables, stream, quirks, chunk_rows):
+    crosswalk = load_crosswalk()
+    try:
+        for raw in tables:
+            yield from _table_chunks(record, raw, crosswalk, quirks, chunk_rows)
+    finally:
+        stream.close()
+
+
+def _table_chunks(
+    record: FileRead, raw: RawTable, crosswalk: Crosswalk, quirks: Quirks, chunk_rows: int
+) -> Iterator[tuple[TableRead, pd.DataFrame]]:
+    opening = list(itertools.islice(raw.rows, 200))
+    index = find_header([cells for _, cells in opening], crosswalk, quirks.header_overrides)
+    if index is None:
+        record.tables.append(TableRead(raw.sheet, None, None))
+        return
+    header_number, header = opening[index]
+    mapping = map_header(header, crosswalk, quirks.header_overrides)
+    table = TableRead(raw.sheet, header_number, mapping)
+    record.tables.append(table)
+    for _, cells in opening[:index]:
+        record.skipped["preamble" if any(c.strip() for c in cells) else "blank"] += 1
+    body = itertools.chain(opening[index + 1 :], raw.rows)
+    width = _named_width(header)
+    while batch := list(itertools.islice(body, chunk_rows)):
+        frame = _mapped_frame(record, table, header, batch, width)
+        if len(frame):
+            yield table, frame
+
+
+def _named_width(header: list[str]) -> int:
+    named = [i for i, h in enumerate(header) if h.strip()]
+    return named[-1] + 1 if named else len(header)
+
+
+def _mapped_frame(
+    record: FileRead, table: TableRead, header: list[str], batch: list[Row], width: int
+) -> pd.DataFrame:
+    numbers, rows = [], []
+    for number, cells in batch:
+        cells, repaired = repair_fused(cells, width)
+        record.repaired_rows += repaired
+        numbers.append(number)
+        rows.append(cells)
+    cells = clean(pd.DataFrame(rows, dtype=object))
+    mapping = table.mapping
+    reason = classify(cells, header, mapping.fields)
+    record.skipped.update(reason[reason != ""].value_counts().to_dict())
+    amount_at = mapping.fields.get("Amount")
+    for row in reason[reason == "totals"].index:
+        record.totals_rows.append(TotalsRow(table.sheet, numbers[row], cells.iat[row, amount_at]))
+    keep = (reason == "").to_numpy()
+    cells = cells[keep]
+    out = {
+        name: _column(cells, index) for name, index in mapping.fields.items()
+    }
+    for column in mapping.columns:
+        if column.field is None:
+            out[EXTRA_PREFIX + column.name] = _column(cells, column.index)
+    for index in range(len(header), cells.shape[1]):
+        out[f"{EXTRA_PREFIX}column {index + 1}"] = _column(cells, index)
+    frame = pd.DataFrame(out, index=cells.index)
+    frame[SHEET] = table.sheet
+    frame[ROW] = pd.Series(numbers, dtype="int64").to_numpy()[keep]
+    return frame.reset_index(drop=True)
+
+
+def _column(cells: pd.DataFrame, index: int) -> pd.Series:
+    if index >= cells.shape[1]:
+        return pd.Series(pd.NA, index=cells.index, dtype="string")
+    column = cells.iloc[:, index].astype("string")
+    return column.mask(column == "")

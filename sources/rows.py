@@ -1,0 +1,112 @@
+"""Tell payment rows from the rest: blank rows, repeated headers, totals rows and stray notes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pandas as pd
+
+# Padding publishers leave in "empty" cells: NBSP, and the dagger Lambeth's report tool emits.
+BLANK_CHARS = " \t\r\n\u00a0\u2020\ufeff"
+# A cell holding only one of these labels restates a sum; "TOTAL INSIGNIA LTD" does not.
+TOTAL_LABELS = frozenset(
+    {"total", "totals", "grand total", "sub total", "subtotal", "sub-total", "total spend",
+     "total:", "grand total:", "overall total", "report total"}
+)
+# A date glued to its neighbour ('25/06/2012900', 'Catch2212/06/2012') by a broken export.
+_GLUED_DATE = re.compile(r"(\d{2}/\d{2}/\d{4})")
+
+SKIP_REASONS = {
+    "preamble": "title or notes above the header",
+    "blank": "every cell empty",
+    "repeated_header": "a copy of the header row",
+    "totals": "a totals row restating the sum of other rows",
+    "not_data": "no amount, date or payee (a footnote or placeholder)",
+}
+
+
+def repair_fused(cells: list[str], width: int) -> tuple[list[str], bool]:
+    """Split a cell in which a dd/mm/yyyy date is fused with the cell before or after it.
+
+    Only a row short of the header's width is touched, and only when splitting exactly one
+    fused cell restores that width; anything else is left for validation to reject.
+    """
+    if len(cells) >= width:
+        return cells, False
+    fused = [(i, m) for i, cell in enumerate(cells) if (m := _glued_date(cell))]
+    if len(fused) != 1:
+        return cells, False
+    index, match = fused[0]
+    cell = cells[index]
+    parts = [p for p in (cell[: match.start()], match.group(1), cell[match.end():]) if p.strip()]
+    repaired = cells[:index] + parts + cells[index + 1:]
+    if len(repaired) != width:
+        return cells, False
+    return repaired, True
+
+
+def _glued_date(cell: str) -> re.Match | None:
+    """The one date in a cell when it touches a letter or digit with no space between."""
+    matches = list(_GLUED_DATE.finditer(cell))
+    if len(matches) != 1:
+        return None
+    match = matches[0]
+    before = cell[match.start() - 1] if match.start() else " "
+    after = cell[match.end()] if match.end() < len(cell) else " "
+    return match if before.isalnum() or after.isdigit() else None
+
+
+def clean(frame: pd.DataFrame) -> pd.DataFrame:
+    """Strip padding from every cell; missing cells become empty strings."""
+    return frame.apply(lambda column: column.fillna("").astype(str).str.strip(BLANK_CHARS))
+
+
+def classify(
+    cells: pd.DataFrame, header: Sequence[str], fields: dict[str, int]
+) -> pd.Series:
+    """Label each row: "" for a data row, else one of SKIP_REASONS' keys.
+
+    `cells` is cleaned; `fields` maps canonical field names to column positions.
+    """
+    nonblank = cells.ne("")
+    reason = pd.Series("", index=cells.index, dtype=object)
+    reason[~nonblank.any(axis=1)] = "blank"
+
+    named = [i for i, h in enumerate(header) if h.strip() and i < cells.shape[1]]
+    wanted = [header[i].strip(BLANK_CHARS) for i in named]
+    repeated = cells.iloc[:, named].eq(wanted).all(axis=1) if named else False
+    reason[(reason == "") & repeated] = "repeated_header"
+
+    def present(name: str) -> pd.Series:
+        index = fields.get(name)
+        if index is None or index >= cells.shape[1]:
+            return pd.Series(False, index=cells.index)
+        return nonblank.iloc[:, index]
+
+    has_amount = present("Amount")
+    has_date = present("PaymentDate")
+    has_payee = present("BeneficiaryName")
+    payee_is_label = _is_label(cells, fields.get("BeneficiaryName"))
+    candidates = (reason == "") & has_amount & ~has_date & (~has_payee | payee_is_label)
+    for row in candidates[candidates].index:
+        if _is_totals_row(cells.loc[row], fields["Amount"]):
+            reason[row] = "totals"
+    reason[(reason == "") & ~(has_amount | has_date | has_payee)] = "not_data"
+    return reason
+
+
+def _is_label(cells: pd.DataFrame, index: int | None) -> pd.Series:
+    if index is None or index >= cells.shape[1]:
+        return pd.Series(False, index=cells.index)
+    return cells.iloc[:, index].str.casefold().isin(TOTAL_LABELS)
+
+
+def _is_totals_row(row: pd.Series, amount_index: int) -> bool:
+    """True when the amount is the row's only content, bar a bare "Total" label."""
+    for position, value in enumerate(row):
+        if position == amount_index or not value:
+            continue
+        if value.casefold() not in TOTAL_LABELS:
+            return False
+    return True

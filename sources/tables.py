@@ -1,0 +1,234 @@
+"""Turn a file's bytes into raw tables of text cells: CSV, XLSX, legacy XLS, ODS and ZIP wrappers."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from sources.encodings import detect_encoding, iter_chunks, open_text
+from sources.formats import sniff_format
+
+csv.field_size_limit(1 << 30)
+DELIMITERS = (",", "\t", ";", "|")
+SNIFF_LINES = 60
+TABLE_FORMATS = {"csv", "xlsx", "xls", "ods", "zip"}
+# A ZIP member larger than this when decompressed is refused (a zip bomb, or not a spend file).
+MAX_MEMBER_BYTES = 2 << 30
+SPOOL_IN_MEMORY_BYTES = 64 << 20
+
+Row = tuple[int, list[str]]
+
+
+class UnreadableFile(ValueError):
+    """The file is not a table moneytrail can read; the message says why."""
+
+
+@dataclass
+class RawTable:
+    """One table-bearing part of a file: a CSV, a ZIP member or a workbook sheet."""
+
+    sheet: str | None
+    rows: Iterator[Row]
+
+
+@dataclass
+class FileTables:
+    """What was found in one file: its format, text encoding and raw tables."""
+
+    format: str
+    encoding: str | None
+    tables: Iterator[RawTable]
+
+
+def read_tables(stream: BinaryIO, name: str = "") -> FileTables:
+    """Open a seekable binary stream and yield its raw tables, sniffing the format from bytes."""
+    fmt = sniff_format(stream)
+    if fmt == "csv":
+        encoding = detect_encoding(iter_chunks(stream))
+        stream.seek(0)
+        return FileTables("csv", encoding, iter([RawTable(None, csv_rows(stream, encoding))]))
+    if fmt == "xlsx":
+        return FileTables("xlsx", None, xlsx_tables(stream))
+    if fmt == "xls":
+        return FileTables("xls", None, xls_tables(stream))
+    if fmt == "ods":
+        return FileTables("ods", None, ods_tables(stream))
+    if fmt == "zip":
+        return _zip_tables(stream, name)
+    raise UnreadableFile(_refusal(fmt, name))
+
+
+def _refusal(fmt: str, name: str) -> str:
+    reasons = {
+        "html": "is an HTML page, not a spreadsheet (a web page served where a file was expected)",
+        "pdf": "is a PDF; spending data must be published as CSV or a spreadsheet",
+        "empty": "is empty",
+        "binary": "is not a CSV, XLSX, XLS, ODS or ZIP file",
+    }
+    return f"{name or 'file'}: {reasons.get(fmt, f'has unsupported format {fmt}')}"
+
+
+def csv_rows(stream: BinaryIO, encoding: str) -> Iterator[Row]:
+    """Yield (physical line number, cells) for each CSV record, streaming.
+
+    Line numbers count CR, LF and CRLF alike, so a bare-CR file has one line per record; a
+    record holding quoted line breaks is numbered by the line it starts on.
+    """
+    probe = open_text(stream, encoding)
+    delimiter = sniff_delimiter(probe.read(64 * 1024))
+    probe.detach()  # closing the probe would close the caller's stream
+    stream.seek(0)
+    text = open_text(stream, encoding)
+    reader = csv.reader(_without_nul(text), delimiter=delimiter)
+    line = 0
+    for cells in reader:
+        yield line + 1, cells
+        line = reader.line_num
+
+
+def _without_nul(lines: Iterator[str]) -> Iterator[str]:
+    # The csv module refuses NUL bytes; a stray one must not sink the whole file.
+    for line in lines:
+        yield line.replace("\0", "") if "\0" in line else line
+
+
+def sniff_delimiter(head: str) -> str:
+    """Pick the delimiter that splits the opening lines most consistently."""
+    lines = [line for line in head.splitlines()[:SNIFF_LINES] if line.strip()]
+    best, best_score = ",", 0
+    for delimiter in DELIMITERS:
+        counts = sorted(line.count(delimiter) for line in lines)
+        score = counts[len(counts) // 2] if counts else 0
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def cell_text(value: object) -> str:
+    """Render a workbook cell as the text a person sees, without losing money precision."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # repr is the shortest decimal that round-trips: what Excel displays, as exact text.
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def xlsx_tables(stream: BinaryIO) -> Iterator[RawTable]:
+    """Yield every sheet of an XLSX workbook, streaming rows in read-only mode."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(stream, read_only=True, data_only=True)
+    try:
+        for sheet in book.worksheets:
+            yield RawTable(sheet.title, _numbered(sheet.iter_rows(values_only=True)))
+    finally:
+        book.close()
+
+
+def _numbered(rows: Iterator[tuple]) -> Iterator[Row]:
+    for number, values in enumerate(rows, start=1):
+        yield number, [cell_text(v) for v in values]
+
+
+def xls_tables(stream: BinaryIO) -> Iterator[RawTable]:
+    """Yield every sheet of a legacy BIFF .xls workbook, with date cells as ISO text."""
+    import xlrd
+
+    book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)
+    for index in range(book.nsheets):
+        sheet = book.sheet_by_index(index)
+        yield RawTable(sheet.name, _xls_rows(sheet, book.datemode))
+        book.unload_sheet(index)
+
+
+def _xls_rows(sheet, datemode: int) -> Iterator[Row]:
+    import xlrd
+
+    for r in range(sheet.nrows):
+        cells = []
+        for cell in sheet.row(r):
+            if cell.ctype == xlrd.XL_CELL_DATE:
+                cells.append(cell_text(xlrd.xldate_as_datetime(cell.value, datemode)))
+            elif cell.ctype == xlrd.XL_CELL_ERROR:
+                cells.append(xlrd.error_text_from_code.get(cell.value, "#ERROR"))
+            else:
+                cells.append(cell_text(cell.value))
+        yield r + 1, cells
+
+
+def ods_tables(stream: BinaryIO) -> Iterator[RawTable]:
+    """Yield every sheet of an OpenDocument spreadsheet."""
+    import pandas as pd
+
+    sheets = pd.read_excel(stream, sheet_name=None, header=None, dtype=object, engine="odf")
+    for name, frame in sheets.items():
+        rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+        yield RawTable(str(name), _numbered(rows))
+
+
+def _zip_tables(stream: BinaryIO, name: str) -> FileTables:
+    archive = zipfile.ZipFile(stream)
+    members = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and not PurePosixPath(info.filename).name.startswith((".", "__"))
+        and "__MACOSX" not in info.filename
+    ]
+    found: list[tuple[str, FileTables]] = []
+    for info in members:
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise UnreadableFile(
+                f"{name}: ZIP member {info.filename} unpacks to {info.file_size} bytes, "
+                f"over the {MAX_MEMBER_BYTES} byte cap"
+            )
+        member = _extract_capped(archive, info)
+        if sniff_format(member) not in TABLE_FORMATS - {"zip"}:
+            continue
+        found.append((info.filename, read_tables(member, f"{name}:{info.filename}")))
+    if not found:
+        raise UnreadableFile(f"{name}: ZIP archive holds no CSV or spreadsheet")
+    encodings = {tables.encoding for _, tables in found if tables.encoding}
+    return FileTables(
+        "zip",
+        encodings.pop() if len(encodings) == 1 else ("mixed" if encodings else None),
+        _member_tables(found),
+    )
+
+
+def _extract_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
+    # file_size comes from the archive's own header, which can lie: count what really unpacks.
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
+    written = 0
+    with archive.open(info) as member:
+        while chunk := member.read(1 << 20):
+            written += len(chunk)
+            if written > MAX_MEMBER_BYTES:
+                raise UnreadableFile(f"ZIP member {info.filename} unpacks past the size cap")
+            spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def _member_tables(found: list[tuple[str, FileTables]]) -> Iterator[RawTable]:
+    for member, tables in found:
+        for table in tables.tables:
+            sheet = member if table.sheet is None else f"{member}/{table.sheet}"
+            yield RawTable(sheet, table.rows)
