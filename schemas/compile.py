@@ -60,7 +60,8 @@ class RowValidator:
                 "index": cases["index"],
                 "field": cases["column"],
                 "check": cases["check"].replace({"not_nullable": "required"}),
-                "value": cases["failure_case"],
+                "value": cases["failure_case"].astype(object).where(
+                    cases["failure_case"].notna(), None),
             })
             failures = failures[failures["index"].notna()]
         invalid = pd.Series(False, index=frame.index)

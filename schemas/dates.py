@@ -1,4 +1,4 @@
-"""Parse published dates: day-first by default, month-first files detected, serials, 2-digit years."""
+"""Parse published dates: day first by default, month-first files detected, Excel serials."""
 
 from __future__ import annotations
 

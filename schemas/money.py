@@ -82,6 +82,12 @@ def _exponents(compact, pence, matched, rounded, empty):
     return pence, matched, rounded
 
 
+def pence_to_pounds(pence: int) -> str:
+    """Render pence for people, e.g. 123456789 -> '£1,234,567.89'."""
+    sign = "-" if pence < 0 else ""
+    return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+
+
 def pence_to_text(pence: int) -> str:
     """Render pence as the Code's plain pounds, e.g. -123456 -> '-1234.56'."""
     sign = "-" if pence < 0 else ""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sources.read import FileRead
 
 MAX_EXAMPLES = 5
+TEXT_FORMATS = ("csv", "zip")
 # Score weights (docs/validate.md explains them): fields present, valid rows, plain formats.
 FIELD_POINTS, ROW_POINTS, FORMAT_POINTS = 40, 40, 20
 WARNINGS = {
@@ -92,7 +93,9 @@ class FileReport:
         self._add_errors(chunk)
 
     def _add_dates(self, parsed) -> None:
-        self.warnings["date_format"] += int(parsed.non_standard.sum())
+        if self.record.format in TEXT_FORMATS:
+            # A workbook's date cells have no written form to get wrong.
+            self.warnings["date_format"] += int(parsed.non_standard.sum())
         dates = parsed.dates.dropna()
         if dates.empty:
             return

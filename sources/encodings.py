@@ -1,4 +1,4 @@
-"""Detect and decode the text encodings publishers really use: UTF-8, UTF-8 with BOM, cp1252, mixed."""
+"""Detect and decode the encodings publishers use: UTF-8, UTF-8 with BOM, cp1252, mixed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ CHUNK_BYTES = 1 << 20
 UTF8_BOM = codecs.BOM_UTF8
 # A valid multi-byte UTF-8 sequence: its presence in a file that is not valid UTF-8 means the
 # publisher's tool glued UTF-8 lines onto cp1252 ones (seen in a real FCO file).
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 MIXED_ERRORS = "moneytrail-cp1252-fallback"
 CP1252_ERRORS = "moneytrail-latin1-fallback"
 

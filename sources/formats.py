@@ -55,4 +55,4 @@ def _zip_format(stream: BinaryIO) -> str:
 def _looks_binary(head: bytes) -> bool:
     # Text files may carry a stray NUL or two; a real binary file is full of control bytes.
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)
-    return controls > len(head) // 10
+    return controls > max(2, len(head) // 10)

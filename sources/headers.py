@@ -54,7 +54,8 @@ def load_crosswalk(path: Path = CROSSWALK_PATH) -> Crosswalk:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     spellings: dict[str, tuple[str, int]] = {}
     for name, variants in data["fields"].items():
-        for rank, variant in enumerate(variants):
+        # The schema's own field name is always a spelling of itself.
+        for rank, variant in enumerate([*variants, name]):
             key = header_key(variant)
             if key in spellings and spellings[key][0] != name:
                 raise ValueError(
@@ -158,7 +159,7 @@ def _apply_fallbacks(
                 fields[target] = index
                 column = columns[index]
                 column.field, column.how = target, "fallback"
-                column.note = f"stands in for {target}: the file has no {target} column"
+                column.note = f"{source} standing in: the file has no {target} column"
                 break
 
 

@@ -82,7 +82,7 @@ def file_sha256(path: Path) -> str:
 
 
 def read_file(
-    path: Path, quirks: Quirks = Quirks(), chunk_rows: int = CHUNK_ROWS
+    path: Path, quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> tuple[FileRead, Iterator[tuple[TableRead, pd.DataFrame]]]:
     """Open a file and return its reading record and a generator of (table, chunk) pairs.
 
@@ -98,7 +98,7 @@ def read_file(
         stream.close()
         raise
     record = FileRead(path, file_sha256(path), found.format, found.encoding)
-    return record, _chunks(record, found.tables, stream, quirks, chunk_rows)
+    return record, _chunks(record, found.tables, stream, quirks or Quirks(), chunk_rows)
 
 
 def _chunks(record, tables, stream, quirks, chunk_rows):
@@ -146,6 +146,8 @@ def _mapped_frame(
         record.repaired_rows += repaired
         numbers.append(number)
         rows.append(cells)
+    widest = max(len(header), max(map(len, rows)))
+    rows = [row if len(row) == widest else row + [""] * (widest - len(row)) for row in rows]
     cells = clean(pd.DataFrame(rows, dtype=object))
     mapping = table.mapping
     reason = classify(cells, header, mapping.fields)

@@ -1,4 +1,4 @@
-"""Turn a file's bytes into raw tables of text cells: CSV, XLSX, legacy XLS, ODS and ZIP wrappers."""
+"""Turn a file's bytes into raw tables of text: CSV, XLSX, legacy XLS, ODS and ZIP wrappers."""
 
 from __future__ import annotations
 
@@ -85,12 +85,13 @@ def csv_rows(stream: BinaryIO, encoding: str) -> Iterator[Row]:
     delimiter = sniff_delimiter(probe.read(64 * 1024))
     probe.detach()  # closing the probe would close the caller's stream
     stream.seek(0)
-    text = open_text(stream, encoding)
-    reader = csv.reader(_without_nul(text), delimiter=delimiter)
-    line = 0
-    for cells in reader:
-        yield line + 1, cells
-        line = reader.line_num
+    # The text wrapper owns the stream from here: it is closed when the rows run out.
+    with open_text(stream, encoding) as text:
+        reader = csv.reader(_without_nul(text), delimiter=delimiter)
+        line = 0
+        for cells in reader:
+            yield line + 1, cells
+            line = reader.line_num
 
 
 def _without_nul(lines: Iterator[str]) -> Iterator[str]:
@@ -192,7 +193,7 @@ def _zip_tables(stream: BinaryIO, name: str) -> FileTables:
         if not info.is_dir() and not PurePosixPath(info.filename).name.startswith((".", "__"))
         and "__MACOSX" not in info.filename
     ]
-    found: list[tuple[str, FileTables]] = []
+    found: list[tuple[str, BinaryIO, FileTables]] = []
     for info in members:
         if info.file_size > MAX_MEMBER_BYTES:
             raise UnreadableFile(
@@ -201,11 +202,12 @@ def _zip_tables(stream: BinaryIO, name: str) -> FileTables:
             )
         member = _extract_capped(archive, info)
         if sniff_format(member) not in TABLE_FORMATS - {"zip"}:
+            member.close()
             continue
-        found.append((info.filename, read_tables(member, f"{name}:{info.filename}")))
+        found.append((info.filename, member, read_tables(member, f"{name}:{info.filename}")))
     if not found:
         raise UnreadableFile(f"{name}: ZIP archive holds no CSV or spreadsheet")
-    encodings = {tables.encoding for _, tables in found if tables.encoding}
+    encodings = {tables.encoding for _, _, tables in found if tables.encoding}
     return FileTables(
         "zip",
         encodings.pop() if len(encodings) == 1 else ("mixed" if encodings else None),
@@ -227,8 +229,12 @@ def _extract_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO
     return spool
 
 
-def _member_tables(found: list[tuple[str, FileTables]]) -> Iterator[RawTable]:
-    for member, tables in found:
-        for table in tables.tables:
-            sheet = member if table.sheet is None else f"{member}/{table.sheet}"
-            yield RawTable(sheet, table.rows)
+def _member_tables(found: list[tuple[str, BinaryIO, FileTables]]) -> Iterator[RawTable]:
+    try:
+        for name, _, tables in found:
+            for table in tables.tables:
+                sheet = name if table.sheet is None else f"{name}/{table.sheet}"
+                yield RawTable(sheet, table.rows)
+    finally:
+        for _, member, _ in found:
+            member.close()

@@ -1,0 +1,77 @@
+"""Render a validation report for a person at a terminal."""
+
+from __future__ import annotations
+
+from schemas.money import pence_to_pounds
+from schemas.report import FileReport, skip_reason_text
+
+ARROW = "->"
+
+
+def render_text(report: FileReport) -> str:
+    """A readable report: what was found, what is wrong, and where."""
+    data = report.to_json()
+    verdict = "PASS" if data["passed"] else "FAIL"
+    lines = [f"{data['file']}", f"  {verdict}  kind {data['kind']}  score {data['score']}/100"]
+    if data["failure"]:
+        return "\n".join(lines + [f"  cannot read: {data['failure']}"])
+    lines += _found(data) + _columns(data) + _rows(data) + _problems(data)
+    return "\n".join(lines)
+
+
+def _found(data: dict) -> list[str]:
+    tables = data["tables"]
+    rows = {t["header_row"] for t in tables}
+    if len(tables) > 3 and len(rows) == 1:
+        where = (f"{len(tables)} sheets ({tables[0]['sheet']!r} to {tables[-1]['sheet']!r}), "
+                 f"header on row {rows.pop()} of each")
+    else:
+        where = ", ".join(
+            f"{t['sheet']!r} header on row {t['header_row']}" if t["sheet"] else
+            f"header on line {t['header_row']}" for t in tables) or "no table with a spend header"
+    encoding = f", encoding {data['encoding']}" if data["encoding"] else ""
+    return [f"  format {data['format']}{encoding}; {where}"]
+
+
+def _columns(data: dict) -> list[str]:
+    lines = ["  columns:"]
+    for column in data["columns"]:
+        target = column["field"] or f"kept in extra ({column['how']})"
+        note = f"  [{column['note']}]" if column["note"] else ""
+        lines.append(f"    {column['header']!r:40} {ARROW} {target}{note}")
+    missing = data["missing_mandatory_fields"]
+    if missing:
+        lines.append(f"  missing mandatory Transparency Code fields: {', '.join(missing)}")
+    return lines
+
+
+def _rows(data: dict) -> list[str]:
+    skipped = ", ".join(f"{n} {skip_reason_text(r)}" for r, n in data["skipped"].items())
+    lines = [
+        f"  rows: {data['rows_read']} read, {data['rows_valid']} valid, "
+        f"{data['rows_quarantined']} quarantined, {data['rows_skipped']} skipped"
+        + (f" ({skipped})" if skipped else ""),
+        f"  amount total: {pence_to_pounds(data['amount_total_pence'])} "
+        f"(valid rows {pence_to_pounds(data['amount_valid_pence'])})",
+    ]
+    if data["date_min"]:
+        order = {"DMY": "day first", "MDY": "MONTH FIRST"}.get(data["date_order"], "")
+        lines.append(f"  dates: {data['date_min']} to {data['date_max']} ({order})")
+    if data["redacted_rows"]:
+        reasons = ", ".join(f"{n} {r}" for r, n in data["redactions"].items())
+        lines.append(f"  redacted payees: {data['redacted_rows']} ({reasons})")
+    return lines
+
+
+def _problems(data: dict) -> list[str]:
+    lines = []
+    for error in data["errors"]:
+        lines.append(f"  error: {error['field']} {error['type']} in {error['count']} rows; "
+                     f"expected {error['expected']}")
+        for example in error["examples"]:
+            place = f"{example['sheet']}:" if example["sheet"] else "row "
+            lines.append(f"      {place}{example['row']}  {example['value']!r}")
+    for warning in data["warnings"]:
+        lines.append(f"  warning: {warning['count']} {warning['message']}")
+    lines += [f"  note: {note}" for note in data["notes"]]
+    return lines

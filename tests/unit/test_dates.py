@@ -1,0 +1,74 @@
+"""Dates as publishers write them: day first, month first, ISO, serials, two-digit years."""
+
+import pandas as pd
+import pytest
+
+from schemas.dates import detect_order, parse_dates
+
+
+@pytest.mark.parametrize(
+    "text, order, expected, precision",
+    [
+        ("31/12/2023", "DMY", "2023-12-31", "day"),
+        ("1/2/2023", "DMY", "2023-02-01", "day"),
+        ("17/03/21", "DMY", "2021-03-17", "day"),  # two-digit year (Hyndburn)
+        ("01/03/99", "DMY", "1999-03-01", "day"),  # two-digit years from 70 are 19yy
+        ("01-Dec-10", "DMY", "2010-12-01", "day"),  # d-Mon-yy (FCO, HMT, MoD)
+        ("5-Sept-2012", "DMY", "2012-09-05", "day"),
+        ("5 September 2012", "DMY", "2012-09-05", "day"),
+        ("12.05.2011", "DMY", "2011-05-12", "day"),  # dotted (GTCE invoice dates)
+        ("2011-04-18T00:00:00", "DMY", "2011-04-18", "day"),  # ISO with time (Home Office)
+        ("2025-01-02 00:00:00", "DMY", "2025-01-02", "day"),  # Devon 2025
+        ("2023-06-01 01:00:00", "DMY", "2023-06-01", "day"),  # BST artefact (Lancashire Fire)
+        ("2012-09", "DMY", "2012-09-01", "month"),  # month only (Darlington)
+        ("40299", "DMY", "2010-05-01", "day"),  # Excel serial
+        ("11/17/2009", "MDY", "2009-11-17", "day"),  # the month-first quarter (W&M)
+        ("9/1/2009", "MDY", "2009-09-01", "day"),
+        ("01/02/2010 00:00", "DMY", "2010-02-01", "day"),
+    ],
+)
+def test_dates_parse(text, order, expected, precision):
+    parsed = parse_dates(pd.Series([text], dtype="string"), order)
+    assert bool(parsed.ok.iloc[0])
+    assert parsed.dates.iloc[0] == pd.Timestamp(expected)
+    assert parsed.precision.iloc[0] == precision
+
+
+@pytest.mark.parametrize(
+    "text, order",
+    [("31/13/2023", "DMY"), ("30/02/2020", "DMY"), ("11/17/2009", "DMY"), ("#REF!", "DMY"),
+     ("next tuesday", "DMY"), ("2023-13-01", "DMY"), ("01-Foo-10", "DMY"), ("123", "DMY"),
+     ("0212-01-01", "DMY")],
+)
+def test_impossible_dates_are_errors(text, order):
+    parsed = parse_dates(pd.Series([text], dtype="string"), order)
+    assert not bool(parsed.ok.iloc[0])
+    assert pd.isna(parsed.dates.iloc[0])
+
+
+def test_empty_dates_are_missing_not_wrong():
+    parsed = parse_dates(pd.Series(["", None], dtype="string"))
+    assert parsed.ok.all()
+    assert parsed.dates.isna().all()
+
+
+@pytest.mark.parametrize(
+    "values, order",
+    [
+        (["11/17/2009", "9/1/2009", "12/22/2009"], "MDY"),  # second part above 12: month first
+        (["17/11/2009", "01/09/2009"], "DMY"),
+        (["01/02/2009", "03/04/2009"], "DMY"),  # ambiguous throughout: UK day-first default
+        (["2009-11-17"], "DMY"),
+        (["13/01/2009", "01/13/2009"], "DMY"),  # contradictory: day first, bad rows fail
+    ],
+)
+def test_month_first_files_are_detected(values, order):
+    assert detect_order(pd.Series(values, dtype="string")) == order
+
+
+@pytest.mark.parametrize(
+    "text, non_standard", [("31/12/2023", False), ("2023-12-31", True), ("1/2/2023", True)]
+)
+def test_dates_not_written_as_the_guidance_recommends_are_flagged(text, non_standard):
+    parsed = parse_dates(pd.Series([text], dtype="string"))
+    assert bool(parsed.non_standard.iloc[0]) is non_standard

@@ -1,0 +1,83 @@
+"""Money strings as publishers write them, parsed to exact integer pence."""
+
+import pandas as pd
+import pytest
+
+from schemas.money import parse_pence, pence_to_pounds, pence_to_text
+
+
+@pytest.mark.parametrize(
+    "text, pence",
+    [
+        ("1234.50", 123450),
+        ("£1,234.50", 123450),
+        ("£25,000.00 ", 2500000),  # trailing space (MoJ)
+        (" 52,576,120.00 ", 5257612000),  # padded and quoted (DCMS)
+        ("\u00a01,150.00\u00a0", 115000),  # NBSP padding (Leeds)
+        (" £51,712.94 ", 5171294),  # cp1252 pound sign, padded (GTCE)
+        ("-£81,770.30", -8177030),  # sign before the pound sign (MoJ)
+        ("(12.00)", -1200),  # accountants' brackets
+        ("165,547.00-", -16554700),  # trailing minus (Hyndburn)
+        ("393.39-", -39339),
+        ("+12.5", 1250),
+        (".5", 50),
+        ("1000", 100000),
+        ("0", 0),
+        ("0.00", 0),
+        ("67941.2", 6794120),  # one decimal place (HM Treasury)
+        ("653.625", 65363),  # a real half-penny (Devon 2010), rounded half up
+        ("-653.625", -65363),
+        ("815.3600000000006", 81536),  # float residue from a workbook
+        ("2172.0699999999997", 217207),  # Lancashire PCC float artefact
+        ("2.3E-10", 0),  # scientific notation from a numeric cell
+        ("-4.5e-13", 0),
+        ("66158.388", 6615839),  # Home Office sub-penny
+        ("999999999999999.99", 99999999999999999),
+    ],
+)
+def test_money_parses_to_pence(text, pence):
+    parsed = parse_pence(pd.Series([text], dtype="string"))
+    assert bool(parsed.ok.iloc[0])
+    assert parsed.pence.iloc[0] == pence
+
+
+@pytest.mark.parametrize(
+    "text", ["#REF!", "abc", "12.34.56", "1,2a", "--5", "£", "1e", "N/A", "1 000 000 0000000000000"]
+)
+def test_money_that_is_not_money_is_an_error_not_zero(text):
+    parsed = parse_pence(pd.Series([text], dtype="string"))
+    assert not bool(parsed.ok.iloc[0])
+    assert pd.isna(parsed.pence.iloc[0])
+
+
+@pytest.mark.parametrize("text", ["", "   ", None])
+def test_empty_money_is_missing_not_wrong(text):
+    parsed = parse_pence(pd.Series([text], dtype="string"))
+    assert bool(parsed.ok.iloc[0])
+    assert pd.isna(parsed.pence.iloc[0])
+
+
+@pytest.mark.parametrize(
+    "text, non_standard, rounded",
+    [("-1234.50", False, False), ("£1,234.50", True, False), ("(5)", True, False),
+     ("5-", True, False), ("1.005", False, True), ("1.0050", False, True), ("1.00", False, False)],
+)
+def test_money_flags_what_the_code_asks_publishers_to_avoid(text, non_standard, rounded):
+    parsed = parse_pence(pd.Series([text], dtype="string"))
+    assert bool(parsed.non_standard.iloc[0]) is non_standard
+    assert bool(parsed.rounded.iloc[0]) is rounded
+
+
+def test_parsing_never_produces_floats():
+    parsed = parse_pence(pd.Series(["1.10", "2.20", None], dtype="string"))
+    assert str(parsed.pence.dtype) == "Int64"
+    assert parsed.pence.sum() == 330
+
+
+@pytest.mark.parametrize(
+    "pence, text, pounds",
+    [(123456, "1234.56", "£1,234.56"), (-5, "-0.05", "-£0.05"), (0, "0.00", "£0.00")],
+)
+def test_pence_render_back(pence, text, pounds):
+    assert pence_to_text(pence) == text
+    assert pence_to_pounds(pence) == pounds

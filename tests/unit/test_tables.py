@@ -1,0 +1,137 @@
+"""Formats sniffed from bytes and tables read from CSV, XLSX, ODS and ZIP wrappers."""
+
+import datetime as dt
+import io
+import zipfile
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from sources import tables
+from sources.formats import sniff_format
+from sources.tables import UnreadableFile, cell_text, read_tables, sniff_delimiter
+
+
+def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "raw, fmt",
+    [
+        (b"Supplier,Amount\nA,1\n", "csv"),
+        (b"\xef\xbb\xbfBody,Amount\n", "csv"),
+        (b'"Date","Supplier"\n', "csv"),  # a CSV named .xls (Home Office)
+        (b"<!DOCTYPE html><html><body>Not found</body></html>", "html"),
+        (b"  <html><head>", "html"),
+        (b"%PDF-1.4 ...", "pdf"),
+        (b"", "empty"),
+        (b"\n\n  \n", "empty"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "xls"),
+        (bytes(range(32)) * 20, "binary"),
+        (b"PK\x03\x04 not really a zip", "binary"),
+    ],
+)
+def test_format_is_sniffed_from_bytes(raw, fmt):
+    assert sniff_format(io.BytesIO(raw)) == fmt
+
+
+def test_xlsx_ods_and_zip_are_told_apart():
+    assert sniff_format(io.BytesIO(xlsx_bytes({"S": [["a"]]}))) == "xlsx"
+    assert sniff_format(io.BytesIO(zip_bytes({"spend.csv": b"a,b\n"}))) == "zip"
+    ods = io.BytesIO()
+    pd.DataFrame({"Supplier": ["A"], "Amount": [1]}).to_excel(ods, engine="odf", index=False)
+    assert sniff_format(io.BytesIO(ods.getvalue())) == "ods"
+
+
+@pytest.mark.parametrize(
+    "head, delimiter",
+    [("a,b,c\n1,2,3\n", ","), ("a\tb\tc\n1\t2\t3\n", "\t"), ("a;b;c\n1;2,5;3\n", ";"),
+     ("a|b\n1|2\n", "|"), ("single\n", ",")],
+)
+def test_delimiter_sniffed(head, delimiter):
+    assert sniff_delimiter(head) == delimiter
+
+
+def rows_of(raw: bytes):
+    found = read_tables(io.BytesIO(raw), "fixture")
+    return found, [list(t.rows) for t in found.tables]
+
+
+def test_csv_rows_carry_physical_line_numbers_through_quoted_newlines_and_bare_cr():
+    found, [rows] = rows_of(b'a,b\r"multi\nline",1\r\rz,2\r')
+    assert found.format == "csv"
+    assert rows == [(1, ["a", "b"]), (2, ["multi\nline", "1"]), (4, []), (5, ["z", "2"])]
+
+
+def test_nul_bytes_do_not_sink_a_csv():
+    _, [rows] = rows_of(b"a,b\n1\x00,2\n")
+    assert rows[1] == (2, ["1", "2"])
+
+
+def test_every_sheet_of_a_workbook_is_read_with_native_values_as_text():
+    raw = xlsx_bytes({
+        "Apr 24": [["Date", "Amount"], [dt.datetime(2024, 4, 9, 1, 0), 558.82]],
+        "May 24": [["Date", "Amount"], [dt.date(2024, 5, 1), 2172.07]],
+    })
+    found, sheets = rows_of(raw)
+    assert found.format == "xlsx" and found.encoding is None
+    assert sheets[0][1] == (2, ["2024-04-09 01:00:00", "558.82"])
+    assert sheets[1][1] == (2, ["2024-05-01", "2172.07"])
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(None, ""), (754.6, "754.6"), (45352.0, "45352"), (-4.5e-13, "-0.00000000000045"),
+     (True, "TRUE"), (dt.datetime(2023, 6, 1), "2023-06-01"), ("x", "x")],
+)
+def test_workbook_cells_render_as_shown(value, text):
+    assert cell_text(value) == text
+
+
+def test_zip_wrapper_members_are_read_and_named():
+    raw = zip_bytes({"__MACOSX/._x.csv": b"junk", "spend.csv": b"Supplier,Amount\nA,1\n",
+                     "readme.txt": b"\x00\x01\x02" * 100})
+    found, sheets = rows_of(raw)
+    assert found.format == "zip" and found.encoding == "utf-8"
+    assert sheets == [[(1, ["Supplier", "Amount"]), (2, ["A", "1"])]]
+    assert [t.sheet for t in read_tables(io.BytesIO(raw)).tables] == ["spend.csv"]
+
+
+def test_zip_member_over_the_size_cap_is_refused(monkeypatch):
+    monkeypatch.setattr(tables, "MAX_MEMBER_BYTES", 1000)
+    raw = zip_bytes({"bomb.csv": b"0" * 100_000})
+    with pytest.raises(UnreadableFile, match="bomb.csv"):
+        read_tables(io.BytesIO(raw), "bomb.zip")
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"<html><body>Page not found</body></html>", "HTML page"),
+        (b"%PDF-1.7", "PDF"),
+        (b"", "empty"),
+        (zip_bytes({"notes.txt": bytes(range(32)) * 50}), "no CSV or spreadsheet"),
+    ],
+)
+def test_unreadable_files_are_refused_with_the_file_named(raw, message):
+    with pytest.raises(UnreadableFile, match=message) as refused:
+        read_tables(io.BytesIO(raw), "march.csv")
+    assert "march.csv" in str(refused.value)

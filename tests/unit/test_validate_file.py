@@ -1,0 +1,144 @@
+"""A whole file through read, map, validate and convert: counts reconcile, nothing is lost."""
+
+import json
+
+import pytest
+
+from schemas.descriptors import SCHEMA_DIR, load_descriptor
+from schemas.validate import check_file, report_file
+
+MESSY = (
+    "Spend over \xa3500 - March 2024\r\n"  # a title line with a cp1252 pound sign
+    ",,,,,\r\n"
+    "Body Name,Supplier Name,Payment Date,Net Amount(\xa3),Expense Area,Colour\r\n"
+    "Testshire,ACME LTD,01/03/2024,\"1,000.00\",Highways,red\r\n"
+    "Testshire,REDACTED PERSONAL DATA,02/03/2024,250.50-,Adult Care,\r\n"
+    "Testshire,#REF!,03/03/2024,12.00,Highways,\r\n"
+    "Testshire,BETA PLC,31/13/2024,5.00,Highways,\r\n"
+    "Testshire,GAMMA LTD,04/03/2024,#REF!,Highways,\r\n"
+    ",,,,,\r\n"
+    "Body Name,Supplier Name,Payment Date,Net Amount(\xa3),Expense Area,Colour\r\n"
+    "Testshire,DELTA LTD,28/03/2024,(100.00),Libraries,blue\r\n"
+    ",,,756.50,,\r\n"
+)
+
+
+@pytest.fixture
+def messy(write):
+    return write("march.csv", MESSY, encoding="cp1252")
+
+
+def test_counts_reconcile_to_the_penny(messy):
+    report = report_file(messy, publisher_id="testshire").to_json()
+    assert report["rows_read"] == 6
+    assert report["rows_valid"] == 3
+    assert report["rows_quarantined"] == 3
+    assert report["rows_read"] == report["rows_valid"] + report["rows_quarantined"]
+    assert report["skipped"] == {"preamble": 1, "blank": 2, "repeated_header": 1, "totals": 1}
+    # 1000.00 - 250.50 + 12.00 + 5.00 + 0 (#REF!) - 100.00
+    assert report["amount_total_pence"] == 66650
+    assert report["amount_valid_pence"] == 64950
+    assert report["header_row"] == 3
+    assert report["encoding"] == "cp1252"
+    assert report["date_min"] == "2024-03-01" and report["date_max"] == "2024-03-28"
+    assert report["redacted_rows"] == 1 and report["redactions"] == {"personal_data": 1}
+    assert report["notes"] == [
+        "the totals row at row 12 states 756.50 but the rows add up to 666.50 (-90.00 difference)"
+    ]
+
+
+def test_errors_name_the_row_field_value_and_what_was_expected(messy):
+    errors = {(e["field"], e["type"]): e for e in report_file(messy).to_json()["errors"]}
+    assert set(errors) == {("BeneficiaryName", "spreadsheet_error"), ("PaymentDate", "type"),
+                           ("Amount", "spreadsheet_error")}
+    date = errors[("PaymentDate", "type")]
+    assert date["count"] == 1
+    assert date["examples"] == [{"sheet": None, "row": 7, "field": "PaymentDate",
+                                 "value": "31/13/2024"}]
+    assert "a date" in date["expected"]
+
+
+def test_valid_rows_become_payments_and_invalid_rows_go_to_quarantine(messy):
+    report, chunks = check_file(messy, publisher_id="testshire")
+    [chunk] = list(chunks)
+    payments = chunk.payments("testshire", report.record.sha256)
+    assert list(payments.columns) == [f["name"] for f in load_descriptor("payment")["fields"]]
+    assert payments["amount_pence"].tolist() == [100000, -25050, -10000]
+    assert payments["source_row"].tolist() == [4, 5, 11]
+    assert payments["redaction_reason"].tolist()[1] == "personal_data"
+    assert json.loads(payments["extra"].iloc[0]) == {"Colour": "red"}
+    assert set(payments["file_sha256"]) == {report.record.sha256}
+
+    quarantine = chunk.quarantine()
+    assert quarantine["source_row"].tolist() == [6, 7, 8]
+    assert quarantine["reasons"].tolist() == [
+        "BeneficiaryName: spreadsheet_error '#REF!'",
+        "PaymentDate: type '31/13/2024'",
+        "Amount: spreadsheet_error '#REF!'",
+    ]
+    assert json.loads(quarantine["mapped"].iloc[2])["Amount"] == "#REF!"
+    assert payments["amount_pence"].sum() + quarantine["amount_pence"].sum() == 66650
+
+
+def test_score_and_missing_fields(messy):
+    report = report_file(messy).to_json()
+    assert report["missing_mandatory_fields"] == ["purpose", "irrecoverable VAT",
+                                                  "merchant category"]
+    assert report["score_parts"] == {"fields": 22.9, "rows": 20.0, "formats": 10.0}
+    assert report["score"] == 53
+    assert report["passed"] is False
+
+
+def test_a_clean_lga_file_passes(write):
+    path = write("clean.csv", (
+        "OrganisationLabel,OrganisationalUnit,BeneficiaryName,PaymentDate,TransactionNumber,"
+        "Amount,IrrecoverableVATAmount,Purpose,MerchantCategory\n"
+        "Testshire,Highways,ACME LTD,01/04/2024,T1,1000.00,0.00,Road salt,Highways materials\n"
+        "Testshire,Highways,ACME LTD,02/04/2024,T2,-25.00,0.00,Credit note,Highways materials\n"
+    ))
+    report = report_file(path).to_json()
+    assert report["passed"] is True
+    assert report["score"] == 100
+    assert report["warnings"] == []
+
+
+def test_supplier_totals_and_glossaries_are_reported_as_such(write):
+    totals = write("q1.csv", "Supplier ID,Supplier Name,Amount\n1,ACME,\"1,000\"\n2,BETA,5\n")
+    glossary = write("notes.csv", "EXAMPLES OF GPC EXPENDITURE,\nAuto Rental,Car hire\n")
+    assert report_file(totals).to_json()["kind"] == "supplier_totals"
+    assert report_file(totals).to_json()["amount_total_pence"] == 100500
+    glossary_report = report_file(glossary).to_json()
+    assert glossary_report["kind"] == "not_spend"
+    assert glossary_report["rows_read"] == 0
+
+
+def test_an_html_page_is_refused_clearly(write):
+    page = write("spend.csv", "<!DOCTYPE html><html><body>Sorry, page moved</body></html>")
+    report = report_file(page).to_json()
+    assert report["kind"] == "not_spend"
+    assert "HTML page" in report["failure"] and "spend.csv" in report["failure"]
+
+
+def test_month_first_file_is_detected_and_reported(write):
+    path = write("q4.csv", "Supplier Name,Updated,Amount\nA,11/17/2009,1\nB,9/1/2009,2\n")
+    report = report_file(path).to_json()
+    assert report["date_order"] == "MDY"
+    assert (report["date_min"], report["date_max"]) == ("2009-09-01", "2009-11-17")
+    assert report["rows_quarantined"] == 0
+
+
+def test_publisher_quirks_apply(write):
+    path = write("devon.csv",
+                 "Entity,ENEntity Name,PymtDate,SumOfNet Amt\n87025,ACME,2010-05-04,1\n")
+    report = report_file(path, publisher_id="devon-county-council").to_json()
+    columns = {c["header"]: c for c in report["columns"]}
+    assert columns["Entity"]["field"] == "BeneficiaryOtherID"
+    assert columns["Entity"]["how"] == "override"
+
+
+@pytest.mark.parametrize("name", ["spend", "purchase-card"])
+def test_the_published_example_files_pass_with_full_marks(name):
+    report = report_file(SCHEMA_DIR / "examples" / f"{name}.csv", name).to_json()
+    assert report["passed"] is True
+    assert report["score"] == 100
+    assert all(c["field"] for c in report["columns"])
