@@ -13,7 +13,7 @@ from schemas.convert import extra_json, to_payments
 from schemas.dates import detect_order
 from schemas.descriptors import load_descriptor
 from schemas.report import FileReport
-from sources.quirks import publisher_quirks
+from sources.registry import publisher_quirks
 from sources.read import ROW, SHEET, TableRead, read_file
 from sources.tables import UnreadableFile
 
