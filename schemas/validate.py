@@ -13,8 +13,9 @@ from schemas.convert import extra_json, to_payments
 from schemas.dates import detect_order
 from schemas.descriptors import load_descriptor
 from schemas.report import FileReport
-from sources.registry import publisher_quirks
+from sources.quirks import Quirks
 from sources.read import ROW, SHEET, TableRead, read_file
+from sources.registry import publisher_quirks
 from sources.tables import UnreadableFile
 
 
@@ -59,12 +60,16 @@ class CheckedChunk:
 
 
 def check_file(
-    path: Path, schema: str = "spend", publisher_id: str | None = None
+    path: Path, schema: str = "spend", publisher_id: str | None = None,
+    quirks: Quirks | None = None,
 ) -> tuple[FileReport, Iterator[CheckedChunk]]:
-    """Start validating a file; the report is complete once the chunks are consumed."""
+    """Start validating a file; the report is complete once the chunks are consumed.
+
+    Quirks default to those the UK registry records for `publisher_id`.
+    """
     descriptor = load_descriptor(schema)
     report = FileReport.start(Path(path), schema, publisher_id, descriptor)
-    quirks = publisher_quirks(publisher_id)
+    quirks = quirks or publisher_quirks(publisher_id)
     try:
         record, chunks = read_file(Path(path), quirks)
     except (UnreadableFile, OSError) as failure:
@@ -94,9 +99,12 @@ def _order(frame: pd.DataFrame) -> str:
     return detect_order(frame["PaymentDate"]) if "PaymentDate" in frame else "DMY"
 
 
-def report_file(path: Path, schema: str = "spend", publisher_id: str | None = None) -> FileReport:
+def report_file(
+    path: Path, schema: str = "spend", publisher_id: str | None = None,
+    quirks: Quirks | None = None,
+) -> FileReport:
     """Validate a whole file and return its report."""
-    report, chunks = check_file(path, schema, publisher_id)
+    report, chunks = check_file(path, schema, publisher_id, quirks)
     for _ in chunks:
         pass
     return report

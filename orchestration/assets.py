@@ -1,0 +1,60 @@
+"""Dagster assets: a publisher's raw files, its rows in the warehouse, and the published site."""
+
+import dagster as dg
+
+from orchestration.resources import HttpClient, RegistryResource, Warehouse
+from sources.harvest import harvest_publisher
+from warehouse.ingest import load_archived
+from warehouse.load import set_publisher_status, upsert_publisher
+from warehouse.site import build_site
+
+publisher_partitions = dg.DynamicPartitionsDefinition(name="publisher")
+
+
+@dg.asset(partitions_def=publisher_partitions, group_name="harvest")
+def raw_files(
+    context: dg.AssetExecutionContext, registry: RegistryResource, http: HttpClient,
+    warehouse: Warehouse,
+) -> dg.MaterializeResult:
+    """Every file the publisher's feeds list, fetched conditionally into the raw archive."""
+    publisher = registry.load()[context.partition_key]
+    engine = warehouse.engine()
+    upsert_publisher(engine, publisher)
+    result = harvest_publisher(publisher, warehouse.archive(), http.session(), http.settings())
+    status = "error" if result.error else ("ok" if publisher.feeds else "no_feeds")
+    set_publisher_status(engine, publisher.id, status, result.error)
+    if result.error:
+        context.log.warning(f"{publisher.id}: {result.error}")
+    counts = {s: result.count(s) for s in ("new", "updated", "unchanged", "withdrawn", "error")}
+    return dg.MaterializeResult(metadata={**counts, "status": status,
+                                          "problem": result.error or ""})
+
+
+@dg.asset(partitions_def=publisher_partitions, deps=[raw_files], group_name="warehouse")
+def warehouse_files(
+    context: dg.AssetExecutionContext, registry: RegistryResource, warehouse: Warehouse,
+) -> dg.MaterializeResult:
+    """The publisher's payments and quarantined rows, loaded file version by file version."""
+    publisher = registry.load()[context.partition_key]
+    engine = warehouse.engine()
+    outcomes = load_archived(engine, publisher, warehouse.archive())
+    rejected = [f"{o.url}: {o.message}" for o in outcomes if o.status == "rejected"]
+    if rejected:
+        set_publisher_status(engine, publisher.id, "error", "; ".join(rejected))
+    counts = {s: sum(1 for o in outcomes if o.status == s)
+              for s in ("loaded", "unchanged", "duplicate", "rejected", "withdrawn")}
+    return dg.MaterializeResult(metadata={
+        **counts,
+        "rows_loaded": sum(o.rows_loaded for o in outcomes),
+        "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
+        "superseded": sum(len(o.superseded) for o in outcomes),
+    })
+
+
+@dg.asset(deps=[warehouse_files], group_name="site")
+def site(warehouse: Warehouse) -> dg.MaterializeResult:
+    """The Datasette databases: one per publisher and one combined."""
+    summary = build_site(warehouse.engine(), warehouse.site_dir())
+    return dg.MaterializeResult(metadata={"databases": len(summary.databases),
+                                          "payments": summary.payments,
+                                          "path": str(summary.site_dir)})

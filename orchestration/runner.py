@@ -1,0 +1,100 @@
+"""Run the Dagster assets in-process, publisher by publisher, for the `moneytrail` command."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from orchestration.assets import publisher_partitions, raw_files, site, warehouse_files
+from orchestration.checks import ALL_CHECKS
+from orchestration.resources import make_resources
+from schemas.money import pence_to_pounds
+from sources.registry import load_registry
+from warehouse.tables import files, payments, publishers, quarantine
+
+
+@dataclass
+class PublisherSummary:
+    """One line of the end-of-run table."""
+
+    publisher_id: str
+    name: str
+    files: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    total_pence: int = 0
+    status: str = ""
+    message: str = ""
+    failed_checks: list[str] = field(default_factory=list)
+
+
+def run_pipeline(
+    registry_path: Path,
+    data_dir: Path,
+    publisher_ids: list[str] | None = None,
+    allow_private: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[PublisherSummary]:
+    """Harvest, load and check each publisher (one Dagster run each), then build the site.
+
+    One publisher failing never stops the others: its run's failure is reported in its line.
+    """
+    registry = load_registry(registry_path)
+    chosen = registry.select(publisher_ids)
+    resources = make_resources(str(registry_path), str(data_dir), allow_private)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(publisher_partitions.name, [p.id for p in chosen])
+    checks_failed: dict[str, list[str]] = {}
+    for publisher in chosen:
+        progress(publisher.id)
+        result = dg.materialize(
+            [raw_files, warehouse_files, *ALL_CHECKS], partition_key=publisher.id,
+            instance=instance, resources=resources, raise_on_error=False,
+        )
+        checks_failed[publisher.id] = [
+            e.check_name for e in result.get_asset_check_evaluations() if not e.passed
+        ]
+    progress("site")
+    dg.materialize([site], instance=instance, resources=resources, raise_on_error=False)
+    engine = resources["warehouse"].engine()
+    return [summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen]
+
+
+def summarise(engine: sa.Engine, publisher_id: str, failed: list[str]) -> PublisherSummary:
+    """Files, rows, quarantine and total for one publisher, as the warehouse holds them now."""
+    live = files.c.status.in_(("current", "withdrawn"))
+    with engine.connect() as conn:
+        who = conn.execute(sa.select(publishers).where(publishers.c.id == publisher_id)).first()
+        count = conn.execute(sa.select(sa.func.count()).where(
+            files.c.publisher_id == publisher_id, live)).scalar()
+        rows, total = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(
+            sa.func.sum(payments.c.amount_pence), 0)).where(
+            payments.c.publisher_id == publisher_id)).one()
+        held = conn.execute(sa.select(sa.func.count()).where(
+            quarantine.c.publisher_id == publisher_id)).scalar()
+    return PublisherSummary(
+        publisher_id, who.name if who else publisher_id, count, rows, held, int(total),
+        (who.status or "") if who else "not run", (who.status_message or "") if who else "",
+        failed,
+    )
+
+
+def summary_table(rows: list[PublisherSummary]) -> str:
+    """The per-publisher table printed at the end of a run."""
+    lines = [f"{'publisher':34} {'files':>5} {'rows':>8} {'quarant.':>8} {'total':>18}  status"]
+    for row in rows:
+        pounds = pence_to_pounds(row.total_pence)
+        status = row.status + (f" (checks: {', '.join(row.failed_checks)})"
+                               if row.failed_checks else "")
+        lines.append(f"{row.publisher_id[:34]:34} {row.files:>5} {row.rows:>8} "
+                     f"{row.quarantined:>8} {pounds:>18}  {status}")
+        if row.message:
+            lines.append(f"{'':34}   {row.message[:200]}")
+    return "\n".join(lines)
+
+
+def summaries_json(rows: list[PublisherSummary]) -> str:
+    return json.dumps([row.__dict__ for row in rows], indent=2)

@@ -1,0 +1,143 @@
+"""Loading file versions: one transaction, idempotent, superseding, never losing a row."""
+
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from sources.registry import Publisher
+from warehouse import load as loading
+from warehouse.load import load_file, mark_withdrawn, upsert_publisher
+from warehouse.tables import files, metadata, payments, publishers, quarantine
+
+PUB = Publisher(id="testshire", org_id="GB-LAE-TST", name="Testshire Council", kind="council",
+                gss_code="E07000999", population=100_000, commissioners=())
+APRIL = (
+    "Body Name,Supplier Name,Payment Date,Amount,Expense Area,Expense Type\n"
+    "Testshire,ACME LTD,01/04/2024,\"1,000.00\",Highways,Salt\n"
+    "Testshire,REDACTED PERSONAL DATA,02/04/2024,250.50,Adults,Care\n"
+    "Testshire,BETA PLC,03/04/2024,#REF!,Highways,Grit\n"
+)
+REVISED = APRIL.replace("250.50", "260.50") + "Testshire,GAMMA LTD,04/04/2024,5.00,Parks,Seed\n"
+
+
+@pytest.fixture
+def write(tmp_path):
+    def writer(name: str, text: str):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return writer
+
+
+@pytest.fixture
+def loaded(engine):
+    upsert_publisher(engine, PUB)
+    return engine
+
+
+def snapshot(engine) -> dict[str, list]:
+    with engine.connect() as conn:
+        return {t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
+                for t in metadata.sorted_tables}
+
+
+def test_a_file_loads_valid_rows_and_quarantines_the_rest(loaded, write):
+    outcome = load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 2, 1)
+    with loaded.connect() as conn:
+        rows = conn.execute(sa.select(payments.c.beneficiary_name, payments.c.amount_pence,
+                                      payments.c.source_row, payments.c.redaction_reason)
+                            .order_by(payments.c.source_row)).all()
+        held = conn.execute(sa.select(quarantine.c.source_row, quarantine.c.reasons)).all()
+        file = conn.execute(sa.select(files)).mappings().one()
+    assert rows == [("ACME LTD", 100000, 2, None),
+                    ("REDACTED PERSONAL DATA", 25050, 3, "personal_data")]
+    assert held == [(4, "Amount: spreadsheet_error '#REF!'")]
+    assert (file["status"], file["version"], file["rows_read"]) == ("current", 1, 3)
+    assert file["amount_total_pence"] == 125050
+    assert json.loads(file["report"])["rows_quarantined"] == 1
+
+
+def test_loading_the_same_file_again_changes_nothing(loaded, write):
+    path = write("april.csv", APRIL)
+    load_file(loaded, PUB, "http://x/april.csv", path)
+    before = snapshot(loaded)
+    assert load_file(loaded, PUB, "http://x/april.csv", path).status == "unchanged"
+    assert snapshot(loaded) == before
+
+
+def test_the_same_bytes_at_another_url_are_not_counted_twice(loaded, write):
+    path = write("april.csv", APRIL)
+    load_file(loaded, PUB, "http://x/april.csv", path)
+    outcome = load_file(loaded, PUB, "http://x/copy-of-april.csv", path)
+    assert outcome.status == "duplicate" and "http://x/april.csv" in outcome.message
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar() == 2
+
+
+def test_a_republished_file_supersedes_its_predecessor_and_keeps_history(loaded, write):
+    first = load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
+    second = load_file(loaded, PUB, "http://x/april.csv", write("april-v2.csv", REVISED))
+    assert second.status == "loaded" and second.superseded == [first.file_id]
+    with loaded.connect() as conn:
+        versions = conn.execute(sa.select(files.c.version, files.c.status, files.c.superseded_by)
+                                .order_by(files.c.version)).all()
+        amounts = sorted(a for (a,) in conn.execute(sa.select(payments.c.amount_pence)))
+        held = conn.execute(sa.select(quarantine.c.file_id)).scalars().all()
+    assert versions == [(1, "superseded", second.file_id), (2, "current", None)]
+    assert amounts == [500, 26050, 100000]
+    assert held == [second.file_id]
+
+
+def test_a_rejected_version_does_not_supersede_good_data(loaded, write):
+    load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
+    outcome = load_file(loaded, PUB, "http://x/april.csv",
+                        write("notes.csv", "EXAMPLES OF SPEND,\nCar hire,Vehicles\n"))
+    assert outcome.status == "rejected" and "not_spend" in outcome.message
+    with loaded.connect() as conn:
+        statuses = conn.execute(sa.select(files.c.status).order_by(files.c.id)).scalars().all()
+        count = conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar()
+    assert statuses == ["current", "rejected"] and count == 2
+
+
+def test_a_withdrawn_file_keeps_its_rows_and_comes_back_when_republished(loaded, write):
+    path = write("april.csv", APRIL)
+    load_file(loaded, PUB, "http://x/april.csv", path)
+    assert mark_withdrawn(loaded, PUB.id, "http://x/april.csv", "HTTP 404")
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(files.c.status)).scalar() == "withdrawn"
+        assert conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar() == 2
+    assert load_file(loaded, PUB, "http://x/april.csv", path).status == "unchanged"
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(files.c.status)).scalar() == "current"
+
+
+def test_a_load_that_fails_part_way_leaves_nothing_behind(loaded, write, monkeypatch):
+    calls = []
+    real = loading._insert_frame
+
+    def failing(conn, table, frame):
+        calls.append(table.name)
+        if table.name == "quarantine":
+            raise RuntimeError("disk full")
+        real(conn, table, frame)
+
+    monkeypatch.setattr(loading, "_insert_frame", failing)
+    with pytest.raises(RuntimeError):
+        load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
+    assert calls == ["payments", "quarantine"]
+    with loaded.connect() as conn:
+        for table in (files, payments, quarantine):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+
+
+def test_publisher_upsert_is_idempotent(engine):
+    upsert_publisher(engine, PUB)
+    upsert_publisher(engine, PUB)
+    with engine.connect() as conn:
+        rows = pd.read_sql(sa.select(publishers), conn)
+    assert rows[["id", "gss_code", "population"]].values.tolist() == [
+        ["testshire", "E07000999", 100000]]

@@ -1,0 +1,39 @@
+"""Connect to the warehouse named by one URL setting: SQLite under ./data by default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from warehouse.tables import metadata
+
+URL_SETTING = "MONEYTRAIL_WAREHOUSE_URL"
+
+
+def warehouse_url(data_dir: Path) -> str:
+    """MONEYTRAIL_WAREHOUSE_URL if set, else a SQLite file DATA_DIR/warehouse.db."""
+    return os.environ.get(URL_SETTING) or f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
+
+
+def connect(url: str, **engine_options) -> sa.Engine:
+    """An engine with the warehouse tables created. A bare postgresql:// URL uses psycopg 3."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = sa.create_engine(url, **engine_options)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    # WAL lets the site be read while a load writes; foreign keys keep files and rows together.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

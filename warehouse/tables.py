@@ -1,0 +1,93 @@
+"""The warehouse tables (SQLAlchemy Core); payment columns come from schemas/payment.json."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from schemas.descriptors import load_descriptor
+
+metadata = sa.MetaData()
+_TYPES = {"integer": sa.BigInteger, "date": sa.Date, "boolean": sa.Boolean, "number": sa.Numeric}
+
+publishers = sa.Table(
+    "publishers", metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("org_id", sa.String(80), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("gss_code", sa.String(12)),
+    sa.Column("population", sa.BigInteger),
+    sa.Column("licence", sa.String(40)),
+    sa.Column("website", sa.Text),
+    sa.Column("commissioners", sa.Text),  # JSON list of publisher ids
+    sa.Column("status", sa.String(20)),  # ok, error, no_feeds
+    sa.Column("status_message", sa.Text),
+)
+
+files = sa.Table(
+    "files", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("publisher_id", sa.String(120), sa.ForeignKey("publishers.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("fetched_at", sa.String(32)),
+    # current, superseded, withdrawn, duplicate (same bytes as another URL), rejected
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_message", sa.Text),
+    sa.Column("superseded_by", sa.Integer, sa.ForeignKey("files.id")),
+    sa.Column("schema_name", sa.String(40)),
+    sa.Column("kind", sa.String(40)),
+    sa.Column("format", sa.String(10)),
+    sa.Column("encoding", sa.String(20)),
+    sa.Column("rows_read", sa.BigInteger),
+    sa.Column("rows_valid", sa.BigInteger),
+    sa.Column("rows_quarantined", sa.BigInteger),
+    sa.Column("rows_skipped", sa.BigInteger),
+    sa.Column("amount_total_pence", sa.BigInteger),
+    sa.Column("amount_valid_pence", sa.BigInteger),
+    sa.Column("date_min", sa.String(10)),
+    sa.Column("date_max", sa.String(10)),
+    sa.Column("redacted_rows", sa.BigInteger),
+    sa.Column("score", sa.Integer),
+    sa.Column("missing_fields", sa.Text),  # JSON list
+    sa.Column("columns", sa.Text),  # JSON: header -> field, for header-drift checks
+    sa.Column("report", sa.Text),  # the full validate report, JSON
+    sa.UniqueConstraint("publisher_id", "url", "sha256", name="files_version"),
+)
+sa.Index("files_publisher_status", files.c.publisher_id, files.c.status)
+
+
+def _payment_columns() -> list[sa.Column]:
+    columns = []
+    for spec in load_descriptor("payment")["fields"]:
+        kind = _TYPES.get(spec["type"], sa.Text)
+        required = spec.get("constraints", {}).get("required", False)
+        columns.append(sa.Column(spec["name"], kind, nullable=not required))
+    return columns
+
+
+payments = sa.Table(
+    "payments", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id"), nullable=False),
+    *_payment_columns(),
+)
+sa.Index("payments_file", payments.c.file_id)
+sa.Index("payments_publisher_date", payments.c.publisher_id, payments.c.payment_date)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id"), nullable=False),
+    sa.Column("publisher_id", sa.String(120), nullable=False),
+    sa.Column("sheet", sa.Text),
+    sa.Column("source_row", sa.Integer, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("amount_pence", sa.BigInteger),
+    sa.Column("mapped", sa.Text),  # JSON: the row's mapped cells as published
+    sa.Column("extra", sa.Text),  # JSON: its unmapped cells
+)
+sa.Index("quarantine_file", quarantine.c.file_id)
