@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DATA ?= data
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint demo dev serve run clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,5 +22,22 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check sources schemas warehouse orchestration tests benchmarks
 
+# The whole pipeline on the built-in demo world, then the site at http://127.0.0.1:8001/
+demo: $(STAMP)
+	$(BIN)/moneytrail demo --data-dir $(DATA)
+
+# The real UK registry: harvest, load and publish (needs the internet).
+run: $(STAMP)
+	$(BIN)/moneytrail run --data-dir $(DATA)
+
+serve: $(STAMP)
+	$(BIN)/moneytrail serve --data-dir $(DATA)
+
+# The Dagster UI on this project (asset graph, checks, schedule, sensor).
+dev: $(STAMP)
+	mkdir -p $(DATA)/dagster
+	DAGSTER_HOME=$(abspath $(DATA))/dagster MONEYTRAIL_DATA_DIR=$(abspath $(DATA)) \
+		$(BIN)/dagster dev -m orchestration.definitions
+
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) $(DATA)

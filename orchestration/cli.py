@@ -1,8 +1,7 @@
 """The moneytrail command line."""
 
-from __future__ import annotations
-
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +10,11 @@ import click
 from schemas.descriptors import SCHEMA_NAMES
 from schemas.render import render_text
 from schemas.validate import report_file
+from sources.registry import UK_REGISTRY
+
+DATA_DIR = click.option("--data-dir", default="data", show_default=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Holds the raw archive, the warehouse and the published site.")
 
 
 @click.group()
@@ -36,3 +40,126 @@ def validate(files: tuple[str, ...], schema: str, publisher: str | None, as_json
     else:
         click.echo("\n\n".join(render_text(r) for r in reports))
     sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+@main.command()
+@click.option("--registry", "registry_path", default=str(UK_REGISTRY), show_default=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--publisher", "publisher_ids", multiple=True,
+              help="Only this publisher (repeatable); all of them by default.")
+@DATA_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run(registry_path: Path, publisher_ids: tuple[str, ...], data_dir: Path,
+        as_json: bool) -> None:
+    """Harvest, validate and load every registered publisher, then build the site.
+
+    Private and loopback addresses are refused unless MONEYTRAIL_ALLOW_PRIVATE=1 (tests).
+    """
+    allow_private = os.environ.get("MONEYTRAIL_ALLOW_PRIVATE") == "1"
+    summaries = _run(registry_path, data_dir, list(publisher_ids), allow_private)
+    _report(summaries, as_json)
+
+
+def _run(registry_path: Path, data_dir: Path, ids: list[str], allow_private: bool):
+    from orchestration.runner import run_pipeline
+    from sources.registry import load_registry
+
+    chosen = load_registry(registry_path).select(ids)
+    with click.progressbar(length=len(chosen) + 1, label="harvest, load, check",
+                           item_show_func=lambda step: step or "", file=sys.stderr) as bar:
+        def advance(step: str) -> None:
+            bar.update(1, step)
+
+        return run_pipeline(registry_path, data_dir, [p.id for p in chosen], allow_private,
+                            advance)
+
+
+def _report(summaries, as_json: bool) -> None:
+    from orchestration.runner import summaries_json, summary_table
+
+    click.echo(summaries_json(summaries) if as_json else summary_table(summaries))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--publisher", "publisher_id", required=True,
+              help="Publisher id (from the registry, or a new one to preview).")
+@click.option("--name", default=None, help="Display name for a publisher not in the registry.")
+@click.option("--registry", "registry_path", default=str(UK_REGISTRY), show_default=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--schema", default="spend", show_default=True,
+              type=click.Choice(["spend", "purchase-card"]))
+@DATA_DIR
+def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_path: Path,
+         schema: str, data_dir: Path) -> None:
+    """Load local files through the same read, validate and load path, then build the site,
+    so a publisher can preview its own site before publishing."""
+    from orchestration.runner import summarise, summary_table
+    from sources.registry import Publisher, load_registry
+    from warehouse.engine import connect, warehouse_url
+    from warehouse.load import load_file, upsert_publisher
+    from warehouse.site import build_site
+
+    registry = load_registry(registry_path)
+    publisher = registry.publishers.get(publisher_id) or Publisher(
+        id=publisher_id, org_id=f"XX-LOCAL-{publisher_id}", name=name or publisher_id,
+        kind="other")
+    engine = connect(warehouse_url(data_dir))
+    upsert_publisher(engine, publisher)
+    for path in files:
+        outcome = load_file(engine, publisher, f"local:{path.name}", path, schema=schema)
+        detail = f": {outcome.message}" if outcome.message else ""
+        click.echo(f"{path.name}: {outcome.status}, {outcome.rows_loaded} rows loaded, "
+                   f"{outcome.rows_quarantined} quarantined{detail}")
+    site = build_site(engine, data_dir / "site")
+    click.echo(summary_table([summarise(engine, publisher.id, [])]))
+    click.echo(f"site built in {site.site_dir}: moneytrail serve --data-dir {data_dir}")
+
+
+@main.command()
+@DATA_DIR
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+def serve(data_dir: Path, host: str, port: int) -> None:
+    """Serve the published site with Datasette (read-only, immutable)."""
+    site_dir = data_dir / "site"
+    if not (site_dir / "metadata.json").exists():
+        raise click.ClickException(f"no site in {site_dir}: run `moneytrail run` or "
+                                   "`moneytrail demo` first")
+    _serve(site_dir, host, port)
+
+
+def _serve(site_dir: Path, host: str, port: int) -> None:
+    databases = sorted(site_dir.glob("*.db"))
+    command = [sys.executable, "-m", "datasette", "serve", "--host", host, "--port", str(port),
+               "--metadata", str(site_dir / "metadata.json"),
+               "--setting", "suggest_facets", "off",
+               "--setting", "facet_time_limit_ms", "1000",
+               "--setting", "sql_time_limit_ms", "3000"]
+    for database in databases:
+        command += ["-i", str(database)]
+    click.echo(f"serving the site at http://{host}:{port}/ (Ctrl-C to stop)")
+    os.execv(sys.executable, command)
+
+
+@main.command()
+@DATA_DIR
+@click.option("--no-serve", is_flag=True, help="Stop once the site is built.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port for the site.")
+def demo(data_dir: Path, no_serve: bool, port: int) -> None:
+    """Generate the demo world, serve it over local HTTP, and run the whole pipeline on it:
+    harvest, validate, load, republish one file and harvest again, then build and serve the
+    site."""
+    from orchestration.demo import run_demo
+
+    summaries, site_dir = run_demo(data_dir, progress=lambda m: click.echo(m, err=True))
+    _report(summaries, as_json=False)
+    if no_serve:
+        click.echo(f"site built in {site_dir}")
+        return
+    _serve(site_dir, "127.0.0.1", port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,8 @@
 """The Dagster code location: `dagster dev -m orchestration.definitions` (or `make dev`)."""
 
+import importlib
+import os
+
 import dagster as dg
 
 from orchestration.assets import raw_files, site, warehouse_files
@@ -8,6 +11,28 @@ from orchestration.resources import resources_from_env
 from orchestration.schedules import harvest_job, site_job, weekly_harvest, weekly_site
 from orchestration.sensors import new_publishers
 
+# Scale-out is configuration: MONEYTRAIL_EXECUTOR picks how a run executes its steps.
+EXECUTORS = {
+    "multiprocess": ("dagster", "multiprocess_executor"),
+    "in_process": ("dagster", "in_process_executor"),
+    "celery": ("dagster_celery", "celery_executor"),
+    "k8s": ("dagster_k8s", "k8s_job_executor"),
+}
+
+
+def executor_from_env() -> dg.ExecutorDefinition:
+    """The executor named by MONEYTRAIL_EXECUTOR (default: multiprocess on one machine)."""
+    name = os.environ.get("MONEYTRAIL_EXECUTOR", "multiprocess")
+    if name not in EXECUTORS:
+        raise ValueError(f"MONEYTRAIL_EXECUTOR={name!r}: expected one of {', '.join(EXECUTORS)}")
+    module, attribute = EXECUTORS[name]
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except ImportError:
+        package = module.replace("_", "-")
+        raise ValueError(f"MONEYTRAIL_EXECUTOR={name} needs `pip install {package}`") from None
+
+
 defs = dg.Definitions(
     assets=[raw_files, warehouse_files, site],
     asset_checks=ALL_CHECKS,
@@ -15,7 +40,5 @@ defs = dg.Definitions(
     schedules=[weekly_harvest, weekly_site],
     sensors=[new_publishers],
     resources=resources_from_env(),
-    # One machine: runs execute their steps in subprocesses. PostgreSQL storage and the
-    # Celery or Kubernetes executors are deployment configuration: see docs/dagster.md.
-    executor=dg.multiprocess_executor,
+    executor=executor_from_env(),
 )

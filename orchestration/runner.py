@@ -15,6 +15,9 @@ from schemas.money import pence_to_pounds
 from sources.registry import load_registry
 from warehouse.tables import files, payments, publishers, quarantine
 
+# The command prints its own progress and summary; Dagster's step-by-step log is for the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 @dataclass
 class PublisherSummary:
@@ -45,22 +48,28 @@ def run_pipeline(
     registry = load_registry(registry_path)
     chosen = registry.select(publisher_ids)
     resources = make_resources(str(registry_path), str(data_dir), allow_private)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(publisher_partitions.name, [p.id for p in chosen])
+    with dg.DagsterInstance.ephemeral() as instance:
+        checks_failed = _materialise(instance, resources, [p.id for p in chosen], progress)
+    engine = resources["warehouse"].engine()
+    return [summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen]
+
+
+def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
+    instance.add_dynamic_partitions(publisher_partitions.name, ids)
     checks_failed: dict[str, list[str]] = {}
-    for publisher in chosen:
-        progress(publisher.id)
+    for publisher_id in ids:
+        progress(publisher_id)
         result = dg.materialize(
-            [raw_files, warehouse_files, *ALL_CHECKS], partition_key=publisher.id,
-            instance=instance, resources=resources, raise_on_error=False,
+            [raw_files, warehouse_files, *ALL_CHECKS], partition_key=publisher_id,
+            instance=instance, resources=resources, raise_on_error=False, run_config=QUIET,
         )
-        checks_failed[publisher.id] = [
+        checks_failed[publisher_id] = [
             e.check_name for e in result.get_asset_check_evaluations() if not e.passed
         ]
     progress("site")
-    dg.materialize([site], instance=instance, resources=resources, raise_on_error=False)
-    engine = resources["warehouse"].engine()
-    return [summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen]
+    dg.materialize([site], instance=instance, resources=resources, raise_on_error=False,
+                   run_config=QUIET)
+    return checks_failed
 
 
 def summarise(engine: sa.Engine, publisher_id: str, failed: list[str]) -> PublisherSummary:

@@ -76,12 +76,16 @@ def load_file(
         same = conn.execute(sa.select(files.c.id, files.c.status).where(
             files.c.publisher_id == publisher.id, files.c.url == url,
             files.c.sha256 == sha256)).first()
-        if same is not None:
+        if same is not None and same.status != "superseded":
             if same.status == "withdrawn":
                 conn.execute(files.update().where(files.c.id == same.id)
                              .values(status="current", status_message=None))
             return LoadOutcome(url, "unchanged", same.id)
-        file_id = _insert_file(conn, publisher.id, url, sha256, fetched_at, schema)
+        if same is not None:
+            # The URL went back to bytes it had before: that version comes back as the newest.
+            file_id = _revive(conn, same.id, publisher.id, url)
+        else:
+            file_id = _insert_file(conn, publisher.id, url, sha256, fetched_at, schema)
         twin = conn.execute(sa.select(files.c.url).where(
             files.c.publisher_id == publisher.id, files.c.sha256 == sha256,
             files.c.status.in_(LIVE), files.c.id != file_id)).first()
@@ -102,6 +106,14 @@ def _insert_file(conn, publisher_id, url, sha256, fetched_at, schema) -> int:
         publisher_id=publisher_id, url=url, sha256=sha256, version=version + 1,
         fetched_at=fetched_at, status="loading", schema_name=schema,
     )).inserted_primary_key[0]
+
+
+def _revive(conn, file_id: int, publisher_id: str, url: str) -> int:
+    version = conn.execute(sa.select(sa.func.max(files.c.version)).where(
+        files.c.publisher_id == publisher_id, files.c.url == url)).scalar()
+    conn.execute(files.update().where(files.c.id == file_id).values(
+        status="loading", superseded_by=None, version=version + 1))
+    return file_id
 
 
 def _load_rows(conn, file_id, publisher, url, path, schema) -> LoadOutcome:

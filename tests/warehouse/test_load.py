@@ -141,3 +141,17 @@ def test_publisher_upsert_is_idempotent(engine):
         rows = pd.read_sql(sa.select(publishers), conn)
     assert rows[["id", "gss_code", "population"]].values.tolist() == [
         ["testshire", "E07000999", 100000]]
+
+
+def test_a_url_that_goes_back_to_earlier_bytes_brings_that_version_back(loaded, write):
+    first = load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
+    second = load_file(loaded, PUB, "http://x/april.csv", write("april-v2.csv", REVISED))
+    again = load_file(loaded, PUB, "http://x/april.csv", write("april-v1.csv", APRIL))
+    assert again.status == "loaded" and again.file_id == first.file_id
+    assert again.superseded == [second.file_id]
+    with loaded.connect() as conn:
+        versions = conn.execute(sa.select(files.c.id, files.c.version, files.c.status)
+                                .order_by(files.c.id)).all()
+        amounts = sorted(a for (a,) in conn.execute(sa.select(payments.c.amount_pence)))
+    assert versions == [(first.file_id, 3, "current"), (second.file_id, 2, "superseded")]
+    assert amounts == [25050, 100000]

@@ -1,0 +1,269 @@
+"""End to end over a real local HTTP server: the demo world harvested, loaded, published."""
+
+import datetime
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import pytest
+import requests
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from orchestration.assets import publisher_partitions, raw_files, warehouse_files
+from orchestration.checks import ALL_CHECKS
+from orchestration.cli import main
+from orchestration.demo import run_demo
+from orchestration.resources import make_resources
+from orchestration.runner import run_pipeline
+from orchestration.schedules import weekly_harvest
+from orchestration.sensors import new_publishers
+from sources.demo_server import LocalServer
+from sources.demo_world import build_demo_world
+from warehouse.engine import connect, warehouse_url
+from warehouse.tables import files, metadata, payments, publishers
+
+
+def snapshot(engine) -> dict[str, list]:
+    with engine.connect() as conn:
+        return {t.name: [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key))]
+                for t in metadata.sorted_tables}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One full `moneytrail demo` run (two harvests, with a republication between)."""
+    data = tmp_path_factory.mktemp("demo")
+    summaries, site_dir = run_demo(data)
+    truth = json.loads((data / "demo-world" / "truth.json").read_text())
+    return data, {s.publisher_id: s for s in summaries}, site_dir, truth
+
+
+@pytest.fixture
+def engine(demo):
+    engine = connect(warehouse_url(demo[0]))
+    yield engine
+    engine.dispose()
+
+
+def test_every_working_publisher_loads_exactly_its_files(demo, engine):
+    _, summaries, _, truth = demo
+    assert {k: s.status for k, s in summaries.items()} == {
+        "northmoor-borough-council": "ok", "fellbrook-council": "ok",
+        "northmoor-leisure-trust": "ok", "fellside-homes": "ok", "brookfield-care": "ok",
+        "fellbrook-learning-trust": "error"}
+    skip = {truth["republished"]["url"], truth["broken"]["url"]}
+    expected = {f["url"]: f for f in truth["files"] if f["url"] not in skip}
+    expected[truth["republished"]["url"]] = truth["republished"]["versions"][-1]
+    with engine.connect() as conn:
+        held = {row.url: row for row in conn.execute(
+            sa.select(files.c.url, files.c.rows_read, files.c.amount_total_pence,
+                      files.c.redacted_rows, files.c.date_min, files.c.date_max)
+            .where(files.c.status == "current"))}
+        loaded = dict(conn.execute(sa.select(payments.c.file_id.label("f"),
+                                             sa.func.sum(payments.c.amount_pence))
+                                   .group_by(payments.c.file_id)).all())
+    assert set(held) == set(expected)
+    for url, want in expected.items():
+        row = held[url]
+        assert (row.rows_read, row.amount_total_pence, row.redacted_rows, row.date_min,
+                row.date_max) == (want["rows"], want["amount_total_pence"],
+                                  want["redacted_rows"], want["date_min"], want["date_max"])
+    assert sum(loaded.values()) == sum(f["amount_total_pence"] for f in expected.values())
+
+
+def test_the_broken_publisher_is_reported_with_its_reason(demo, engine):
+    summary = demo[1]["fellbrook-learning-trust"]
+    assert "an HTML page was served where a spreadsheet was expected" in summary.message
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(publishers.c.status, publishers.c.status_message)
+                              .where(publishers.c.id == "fellbrook-learning-trust")).one()
+    assert status.status == "error" and "HTML page" in status.status_message
+
+
+def test_the_republished_file_supersedes_its_predecessor(demo, engine):
+    url = demo[3]["republished"]["url"]
+    with engine.connect() as conn:
+        versions = conn.execute(sa.select(files.c.id, files.c.version, files.c.status,
+                                          files.c.superseded_by)
+                                .where(files.c.url == url).order_by(files.c.version)).all()
+        rows = conn.execute(sa.select(sa.func.count()).where(
+            payments.c.file_id == versions[-1].id)).scalar()
+        stale = conn.execute(sa.select(sa.func.count()).where(
+            payments.c.file_id == versions[0].id)).scalar()
+    assert [(v.version, v.status) for v in versions] == [(1, "superseded"), (2, "current")]
+    assert versions[0].superseded_by == versions[1].id
+    assert rows == demo[3]["republished"]["versions"][-1]["rows"] and stale == 0
+
+
+def test_a_second_run_changes_nothing(demo, engine):
+    data = demo[0]
+    before = snapshot(engine)
+    with LocalServer(data / "demo-world" / "www", _port(demo[3])) :
+        run_pipeline(data / "demo-world" / "registry.yaml", data, allow_private=True)
+    assert snapshot(engine) == before
+
+
+def test_the_site_has_a_database_per_publisher(demo):
+    site_dir = demo[2]
+    names = sorted(p.stem for p in site_dir.glob("*.db"))
+    assert names == sorted(["moneytrail", *demo[1]])
+    with sqlite3.connect(site_dir / "moneytrail.db") as db:
+        count = db.execute("select count(*) from payments").fetchone()[0]
+    assert count == sum(s.rows for s in demo[1].values())
+    assert json.loads((site_dir / "metadata.json").read_text())["databases"][
+        "brookfield-care"]["title"] == "Brookfield Care Services Ltd"
+
+
+def _port(truth) -> int:
+    return int(truth["base_url"].rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A fresh demo world on its own server, for tests that change what is served."""
+    www = tmp_path / "world" / "www"
+    www.mkdir(parents=True)
+    with LocalServer(www) as server:
+        yield build_demo_world(tmp_path / "world", server.url), tmp_path / "data"
+
+
+def test_a_404_for_a_known_file_keeps_its_data(world):
+    built, data = world
+    pub = "fellside-homes"
+    run_pipeline(built.registry_path, data, [pub], allow_private=True)
+    gone = next(f for f in built.truth["files"] if f["publisher"] == pub)
+    (built.root / gone["path"]).unlink()
+    [summary] = run_pipeline(built.registry_path, data, [pub], allow_private=True)
+    engine = connect(warehouse_url(data))
+    with engine.connect() as conn:
+        status = conn.execute(sa.select(files.c.status, files.c.status_message)
+                              .where(files.c.url == gone["url"])).one()
+        kept = conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar()
+    engine.dispose()
+    assert status.status == "withdrawn" and "404" in status.status_message
+    assert kept == sum(f["rows"] for f in built.truth["files"] if f["publisher"] == pub)
+    assert summary.status == "ok" and summary.rows == kept
+
+
+def test_dagster_definitions_load_and_a_partition_materialises_with_its_checks(world):
+    from orchestration.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    built, data = world
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(publisher_partitions.name, ["brookfield-care"])
+        result = dg.materialize(
+            [raw_files, warehouse_files, *ALL_CHECKS], partition_key="brookfield-care",
+            instance=instance,
+            resources=make_resources(str(built.registry_path), str(data), True))
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {c.check_key.name for c in ALL_CHECKS}
+    assert checks["schema_conformance"] and checks["reconciliation"]
+    materialised = result.asset_materializations_for_node("warehouse_files")[0]
+    assert materialised.metadata["rows_loaded"].value == 302
+
+
+def test_the_sensor_adds_new_registry_publishers_and_the_schedule_runs_each(world):
+    built, data = world
+    with dg.instance_for_test() as instance:
+        check_sensor_and_schedule(instance, make_resources(str(built.registry_path),
+                                                           str(data), True))
+
+
+def check_sensor_and_schedule(instance, resources):
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        result = new_publishers(context)
+    [request] = result.dynamic_partitions_requests
+    assert len(request.partition_keys) == 6 and len(result.run_requests) == 6
+    instance.add_dynamic_partitions(publisher_partitions.name, list(request.partition_keys))
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        assert isinstance(new_publishers(context), dg.SkipReason)
+    when = datetime.datetime(2026, 11, 23, 5, tzinfo=datetime.UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    assert sorted(r.partition_key for r in weekly_harvest(context)) == sorted(
+        request.partition_keys)
+
+
+def test_cli_run_prints_a_summary_per_publisher(world, monkeypatch):
+    built, data = world
+    monkeypatch.setenv("MONEYTRAIL_ALLOW_PRIVATE", "1")
+    result = CliRunner().invoke(main, [
+        "run", "--registry", str(built.registry_path), "--data-dir", str(data),
+        "--publisher", "northmoor-leisure-trust", "--publisher", "fellbrook-learning-trust"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["publisher", "files", "rows", "quarant.", "total", "status"]
+    assert lines[1].split()[:3] == ["northmoor-leisure-trust", "2", "196"]
+    assert "error" in lines[2] and "HTML page" in lines[3]
+
+
+def test_cli_run_refuses_private_addresses_by_default(world, monkeypatch):
+    built, data = world
+    monkeypatch.delenv("MONEYTRAIL_ALLOW_PRIVATE", raising=False)
+    result = CliRunner().invoke(main, [
+        "run", "--registry", str(built.registry_path), "--data-dir", str(data),
+        "--publisher", "brookfield-care", "--json"])
+    [summary] = json.loads(result.stdout)
+    assert summary["status"] == "error" and "private address" in summary["message"]
+
+
+def test_cli_load_previews_local_files(tmp_path):
+    spend = tmp_path / "march.csv"
+    spend.write_text("Supplier Name,Payment Date,Amount,Expense Area\n"
+                     "ACME LTD,01/03/2025,100.00,Parks\nBETA,02/03/2025,#REF!,Parks\n")
+    data = tmp_path / "data"
+    result = CliRunner().invoke(main, ["load", str(spend), "--publisher", "my-trust",
+                                       "--name", "My Trust", "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "march.csv: loaded, 1 rows loaded, 1 quarantined" in result.output
+    assert (data / "site" / "my-trust.db").exists()
+    again = CliRunner().invoke(main, ["load", str(spend), "--publisher", "my-trust",
+                                      "--data-dir", str(data)])
+    assert "march.csv: unchanged" in again.output
+
+
+def test_cli_demo_builds_the_site_without_serving(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--no-serve", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "brookfield-care" in result.stdout and "site built in" in result.stdout
+    assert (tmp_path / "site" / "moneytrail.db").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_site_is_served_by_datasette_over_http(demo):
+    port = free_port()
+    command = [sys.executable, "-m", "orchestration.cli", "serve", "--data-dir", str(demo[0]),
+               "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        home = _wait_for(f"http://127.0.0.1:{port}/.json")
+        assert "brookfield-care" in home.json()
+        table = requests.get(f"http://127.0.0.1:{port}/moneytrail/payments.json?_size=1",
+                             timeout=10).json()
+        assert table["rows"] and "amount_pence" in table["columns"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+
+
+def _wait_for(url: str, seconds: float = 30.0) -> requests.Response:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
