@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from sources.read import file_sha256
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Archive:
 
     def store(self, source: Path) -> str:
         """Move a downloaded file into the archive and return its sha256."""
-        sha256 = _sha256(source)
+        sha256 = file_sha256(source)
         target = self.path_of(sha256)
         if target.exists():
             source.unlink()
@@ -92,10 +93,3 @@ class Archive:
                 for line in lines:
                     self._remember(FetchRecord(**json.loads(line)))
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
