@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
 from sources.harvest import harvest_publisher
-from warehouse.ingest import load_archived
+from warehouse.ingest import load_archived, published_dates
 from warehouse.load import set_publisher_status, upsert_publisher
 from warehouse.site import build_site
 
@@ -52,9 +52,12 @@ def warehouse_files(
 
 
 @dg.asset(deps=[warehouse_files], group_name="site")
-def site(warehouse: Warehouse) -> dg.MaterializeResult:
+def site(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResult:
     """The Datasette databases: one per publisher and one combined."""
-    summary = build_site(warehouse.engine(), warehouse.site_dir())
+    publishers = registry.load()
+    archive = warehouse.archive()
+    published = {p.id: published_dates(archive, p.id) for p in publishers}
+    summary = build_site(warehouse.engine(), warehouse.site_dir(), published)
     return dg.MaterializeResult(metadata={"databases": len(summary.databases),
                                           "payments": summary.payments,
                                           "path": str(summary.site_dir)})

@@ -11,6 +11,7 @@ from schemas.descriptors import SCHEMA_NAMES
 from schemas.render import render_text
 from schemas.validate import report_file
 from sources.registry import UK_REGISTRY
+from warehouse.serving import datasette_arguments
 
 DATA_DIR = click.option("--data-dir", default="data", show_default=True,
                         type=click.Path(file_okay=False, path_type=Path),
@@ -131,15 +132,10 @@ def serve(data_dir: Path, host: str, port: int) -> None:
 
 
 def _serve(site_dir: Path, host: str, port: int) -> None:
-    databases = sorted(site_dir.glob("*.db"))
     command = [sys.executable, "-m", "datasette", "serve", "--host", host, "--port", str(port),
-               "--metadata", str(site_dir / "metadata.json"),
-               "--setting", "suggest_facets", "off",
-               "--setting", "facet_time_limit_ms", "1000",
-               "--setting", "sql_time_limit_ms", "3000"]
-    for database in databases:
-        command += ["-i", str(database)]
+               *datasette_arguments(site_dir)]
     click.echo(f"serving the site at http://{host}:{port}/ (Ctrl-C to stop)")
+    sys.stdout.flush()
     os.execv(sys.executable, command)
 
 

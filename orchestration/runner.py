@@ -67,8 +67,8 @@ def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
             e.check_name for e in result.get_asset_check_evaluations() if not e.passed
         ]
     progress("site")
-    dg.materialize([site], instance=instance, resources=resources, raise_on_error=False,
-                   run_config=QUIET)
+    # Unlike one publisher's failure, a site that cannot be built stops the run, loudly.
+    dg.materialize([site], instance=instance, resources=resources, run_config=QUIET)
     return checks_failed
 
 

@@ -1,24 +1,30 @@
-"""Build the published site from the warehouse: one SQLite database per publisher, one combined."""
+"""Build the published site from the warehouse: one SQLite database per publisher, one combined.
 
-from __future__ import annotations
+The combined database is built first, physically (Datasette can attach only ten databases), with
+full-text search, indexes on every faceted column and summary tables, so landing pages and charts
+never scan the payments table; each publisher's database is then cut from it.
+"""
 
 import json
 import shutil
+import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from schemas.descriptors import load_descriptor
-from warehouse.tables import files, metadata, payments, publishers, quarantine
+from warehouse import scorecard
+from warehouse.site_metadata import site_metadata
+from warehouse.site_schema import FACETS, SUMMARIES, TABLES
+from warehouse.suppliers import payee_key
+from warehouse.tables import files, payments, publishers, quarantine
 
 COMBINED = "moneytrail"
-COPY_CHUNK_ROWS = 100_000
+COPY_CHUNK_ROWS = 200_000
 LIVE = ("current", "withdrawn")
-LICENCES = {"OGL-UK-3.0": ("Open Government Licence v3.0",
-                           "https://www.nationalarchives.gov.uk/doc/open-government-licence/"
-                           "version/3/")}
 
 
 @dataclass
@@ -28,73 +34,153 @@ class SiteSummary:
     payments: int = 0
 
 
-def build_site(engine: sa.Engine, site_dir: Path) -> SiteSummary:
-    """Write DIR/<publisher>.db, DIR/moneytrail.db and DIR/metadata.json, replacing the old site
-    only once the new one is complete, so a site being served is never half-built."""
+def build_site(engine: sa.Engine, site_dir: Path,
+               published: dict[str, dict[str, str]] | None = None) -> SiteSummary:
+    """Write DIR/moneytrail.db, DIR/<publisher>.db, metadata.json and inspect.json, replacing
+    the old site only once the new one is complete, so a served site is never half-built.
+
+    `published` maps publisher id → {file url: when it appeared}, for the timeliness score.
+    """
     site_dir = Path(site_dir)
     building = site_dir.with_name(site_dir.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    summary = SiteSummary(site_dir)
-    with engine.connect() as conn:
-        everyone = pd.read_sql(sa.select(publishers).order_by(publishers.c.id), conn)
-    summary.payments = _copy(engine, building / f"{COMBINED}.db", None)
-    summary.databases.append(COMBINED)
-    for publisher_id in everyone["id"]:
-        _copy(engine, building / f"{publisher_id}.db", publisher_id)
-        summary.databases.append(publisher_id)
+    combined = building / f"{COMBINED}.db"
+    with sqlite3.connect(combined) as db:
+        _create(db)
+        _copy_warehouse(engine, db)
+        _derive(db, engine, published or {})
+    everyone = _publisher_ids(combined)
+    for publisher_id in everyone:
+        _cut(combined, building / f"{publisher_id}.db", publisher_id)
+    with sqlite3.connect(combined) as db:
+        count = db.execute("select count(*) from payments").fetchone()[0]
+        rows = pd.read_sql("select s.*, p.website, p.licence from publisher_summary s join "
+                           "publishers p on p.id = s.publisher_id order by s.name", db)
+    names = [COMBINED, *everyone]
     (building / "metadata.json").write_text(
-        json.dumps(site_metadata(everyone), indent=2, ensure_ascii=False), encoding="utf-8")
+        json.dumps(site_metadata(rows), indent=2, ensure_ascii=False), encoding="utf-8")
+    _inspect(building, names)
+    _swap(building, site_dir)
+    return SiteSummary(site_dir, names, count)
+
+
+def _create(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    for ddl in TABLES.values():
+        db.execute(ddl)
+
+
+def _copy_warehouse(engine: sa.Engine, db: sqlite3.Connection) -> None:
+    """Publishers, files, live payments (with their file's URL) and quarantine."""
+    keys = {}
+    for table in (publishers, files, quarantine):
+        for chunk in _chunks(engine, sa.select(table)):
+            _insert(db, table.name, chunk)
+    for row in db.execute("select id, name from publishers"):
+        keys[payee_key(row[1])] = row[0]
+    query = (sa.select(payments, files.c.url.label("source_url"))
+             .join(files, payments.c.file_id == files.c.id)
+             .where(files.c.status.in_(LIVE)))
+    for chunk in _chunks(engine, query):
+        _insert(db, "payments", _site_payments(chunk, keys))
+
+
+def _chunks(engine: sa.Engine, query) -> list[pd.DataFrame]:
+    with engine.connect() as conn:
+        yield from pd.read_sql(query, conn, chunksize=COPY_CHUNK_ROWS)
+
+
+def _site_payments(chunk: pd.DataFrame, keys: dict[str, str]) -> pd.DataFrame:
+    """The warehouse's payment rows with the columns the site facets and searches on."""
+    date = chunk["payment_date"].astype("string").str.slice(0, 10)
+    redacted = chunk["redaction_reason"].notna()
+    key = chunk["beneficiary_name"].map(payee_key).where(~redacted)
+    return chunk.assign(
+        payment_date=date,
+        month=date.str.slice(0, 7),
+        payee_key=key,
+        payee_publisher_id=key.map(keys),
+        service=_first(chunk, "service_category", "department"),
+        expense_type=_first(chunk, "expense_type", "merchant_category", "procurement_category"),
+        purpose=_first(chunk, "purpose", "narrative"),
+    )
+
+
+def _first(chunk: pd.DataFrame, *columns: str) -> pd.Series:
+    value = chunk[columns[0]]
+    for column in columns[1:]:
+        value = value.fillna(chunk[column])
+    return value.fillna("(not stated)")
+
+
+def _insert(db: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
+    columns = [row[1] for row in db.execute(f"pragma table_info({table})")]
+    frame = frame[[c for c in columns if c in frame.columns]]
+    marks = ",".join("?" * len(frame.columns))
+    names = ",".join(f'"{c}"' for c in frame.columns)
+    rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+    db.executemany(f"insert into {table} ({names}) values ({marks})", rows)
+
+
+def _derive(db: sqlite3.Connection, engine: sa.Engine, published: dict) -> None:
+    """Summaries, quality scorecards, full-text search and indexes."""
+    for sql in SUMMARIES:
+        db.execute(sql)
+    for publisher_id, in db.execute("select id from publishers").fetchall():
+        cards = scorecard.scorecard(engine, publisher_id, published.get(publisher_id, {}))
+        db.executemany("insert into scorecard values (?,?,?,?,?,?)",
+                       [(publisher_id, *card) for card in cards])
+    db.execute(scorecard.SUMMARY_SQL)
+    db.execute("insert into payments_fts(payments_fts) values ('rebuild')")
+    for column in FACETS:
+        db.execute(f"create index payments_{column} on payments({column})")
+    db.execute("analyze")
+
+
+def _publisher_ids(combined: Path) -> list[str]:
+    with sqlite3.connect(combined) as db:
+        return [r[0] for r in db.execute("select id from publishers order by id")]
+
+
+def _cut(combined: Path, target: Path, publisher_id: str) -> None:
+    """A publisher's own database: its rows of every table, with the same indexes and search."""
+    with sqlite3.connect(target) as db:
+        _create(db)
+        db.execute("attach database ? as whole", (str(combined),))
+        for table in [*TABLES]:
+            if table == "payments_fts":
+                continue
+            column = "id" if table == "publishers" else _publisher_column(table)
+            db.execute(f"insert into {table} select * from whole.{table} where {column} = ?",
+                       (publisher_id,))
+        db.commit()
+        db.execute("detach database whole")
+        db.execute("insert into payments_fts(payments_fts) values ('rebuild')")
+        for column in FACETS:
+            db.execute(f"create index payments_{column} on payments({column})")
+        db.execute("analyze")
+
+
+def _publisher_column(table: str) -> str:
+    return "payer_id" if table == "flows" else "publisher_id"
+
+
+def _inspect(building: Path, names: list[str]) -> None:
+    """Datasette's inspect file: table counts computed once, so immutable serving starts fast."""
+    command = [sys.executable, "-m", "datasette", "inspect",
+               *[str(building / f"{n}.db") for n in names],
+               "--inspect-file", str(building / "inspect.json")]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def _swap(building: Path, site_dir: Path) -> None:
     old = site_dir.with_name(site_dir.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if site_dir.exists():
         site_dir.rename(old)
     building.rename(site_dir)
     shutil.rmtree(old, ignore_errors=True)
-    return summary
 
 
-def _copy(engine: sa.Engine, target: Path, publisher_id: str | None) -> int:
-    """Copy publishers, files, live payments and quarantine (of one publisher, or all)."""
-    out = sa.create_engine(f"sqlite:///{target}")
-    metadata.create_all(out)
-    copied = 0
-    for table in (publishers, files, payments, quarantine):
-        query = sa.select(table)
-        if publisher_id is not None:
-            column = table.c.id if table is publishers else table.c.publisher_id
-            query = query.where(column == publisher_id)
-        if table is payments:
-            live = sa.select(files.c.id).where(files.c.status.in_(LIVE))
-            query = query.where(payments.c.file_id.in_(live))
-        with engine.connect() as conn, out.begin() as write:
-            for chunk in pd.read_sql(query, conn, chunksize=COPY_CHUNK_ROWS):
-                chunk.to_sql(table.name, write, if_exists="append", index=False)
-                copied += len(chunk) if table is payments else 0
-    out.dispose()
-    return copied
-
-
-def site_metadata(everyone: pd.DataFrame) -> dict:
-    """Datasette metadata generated from the registry (publishers) and the payment schema."""
-    columns = {f["name"]: f["description"] for f in load_descriptor("payment")["fields"]}
-    tables = {"payments": {"description": "One row per payment line, amounts in pence.",
-                           "columns": columns}}
-    databases = {COMBINED: {"title": "All publishers",
-                            "description": "Every publisher's payments, searchable together.",
-                            "tables": tables}}
-    for row in everyone.itertuples():
-        name, url = LICENCES.get(row.licence, (row.licence, None))
-        databases[row.id] = {
-            "title": row.name,
-            "description": f"Payments published by {row.name} ({row.org_id}).",
-            "license": name, **({"license_url": url} if url else {}),
-            **({"source": row.name, "source_url": row.website} if row.website else {}),
-            "tables": tables,
-        }
-    return {
-        "title": "moneytrail: follow local public money",
-        "description": "Spending published by councils and the providers they commission.",
-        "license": LICENCES["OGL-UK-3.0"][0], "license_url": LICENCES["OGL-UK-3.0"][1],
-        "databases": databases,
-    }

@@ -1,0 +1,154 @@
+"""Datasette metadata for the site, generated from the registry, the schemas and the warehouse."""
+
+import pandas as pd
+
+from schemas.descriptors import load_descriptor
+
+LICENCES = {"OGL-UK-3.0": ("Open Government Licence v3.0",
+                           "https://www.nationalarchives.gov.uk/doc/open-government-licence/"
+                           "version/3/")}
+SITE_COLUMNS = {
+    "month": "The payment's month, yyyy-mm: facet on it to see spend month by month.",
+    "service": "The service that spent the money: the service category where the publisher "
+               "gives one, else its directorate or department.",
+    "payee_key": "The payee's name normalised (case, punctuation, Ltd/Limited, 'The', trading "
+                 "names) so spellings of one organisation meet. Empty for redacted payees.",
+    "payee_publisher_id": "Set when the payee itself publishes its spending here: follow the "
+                          "money to its own payments.",
+    "source_url": "The published file this payment was read from.",
+    "source_row": "The row (line of a CSV, row of a sheet) of the published file.",
+}
+ONE_PUBLISHER = "(:publisher = '' or publisher_id = :publisher)"
+QUERIES = {
+    "top_suppliers": {
+        "title": "Top suppliers",
+        "description": "Who a publisher paid most (spellings of one supplier combined).",
+        "sql": f"""select supplier, spellings, payments, total_pence, first_date, last_date,
+  payee_publisher_id, publisher_id from spend_by_supplier where {ONE_PUBLISHER}
+order by total_pence desc limit 100""",
+    },
+    "who_pays_supplier": {
+        "title": "Who pays this supplier?",
+        "description": "Every publisher that paid a supplier, however they spelled its name.",
+        "sql": """select payments.publisher_id, publishers.name as publisher, count(*) as payments,
+  sum(amount_pence) as total_pence, min(payment_date) as first_date,
+  max(payment_date) as last_date, group_concat(distinct beneficiary_name) as spellings
+from payments join publishers on publishers.id = payments.publisher_id
+where payee_key = moneytrail_payee_key(:supplier)
+group by payments.publisher_id order by total_pence desc""",
+    },
+    "money_trail": {
+        "title": "Where the money went, hop by hop",
+        "description": "From a publisher to the publishers it pays, and on to theirs.",
+        "sql": """with recursive trail(hop, payer_id, payee_id, total_pence, path) as (
+  select 1, payer_id, payee_id, total_pence, payer_id || ' > ' || payee_id
+  from flows where payer_id = :publisher
+  union all
+  select trail.hop + 1, flows.payer_id, flows.payee_id, flows.total_pence,
+         trail.path || ' > ' || flows.payee_id
+  from flows join trail on flows.payer_id = trail.payee_id
+  where trail.hop < 4 and instr(trail.path, flows.payee_id) = 0)
+select hop, payer_id, payee_id, total_pence, path from trail
+order by hop, total_pence desc""",
+    },
+    "payments_over": {
+        "title": "Payments over an amount",
+        "description": "Every payment of at least the amount given, in pounds.",
+        "sql": f"""select publisher_id, payment_date, beneficiary_name, amount_pence, service,
+  purpose, source_url, source_row from payments
+where amount_pence >= cast(:pounds as real) * 100 and {ONE_PUBLISHER}
+order by amount_pence desc limit 1000""",
+    },
+    "redacted_by_service": {
+        "title": "Redacted payments by service",
+        "description": "What was withheld, where, and why.",
+        "sql": f"""select publisher_id, service, redaction_reason, count(*) as payments,
+  sum(amount_pence) as total_pence from payments
+where redaction_reason is not null and {ONE_PUBLISHER}
+group by publisher_id, service, redaction_reason order by total_pence desc""",
+    },
+    "likely_duplicates": {
+        "title": "Likely duplicate payments",
+        "description": "The same payee, amount and date more than once.",
+        "sql": f"""select publisher_id, max(beneficiary_name) as payee, amount_pence, payment_date,
+  count(*) as times, group_concat(source_row) as source_rows from payments
+where redaction_reason is null and payee_key is not null and {ONE_PUBLISHER}
+group by publisher_id, payee_key, amount_pence, payment_date having count(*) > 1
+order by times desc, amount_pence desc limit 500""",
+    },
+}
+
+
+def site_metadata(summary: pd.DataFrame) -> dict:
+    """Titles, descriptions for every column, licences, sources, facets and canned queries."""
+    tables = _tables()
+    databases = {"moneytrail": {
+        "title": "All publishers",
+        "description": "Every publisher's payments in one place: search them together and "
+                       "follow money from one publisher to another.",
+        "tables": tables, "queries": QUERIES,
+    }}
+    for row in summary.itertuples():
+        databases[row.publisher_id] = _publisher(row, tables)
+    licence, url = LICENCES["OGL-UK-3.0"]
+    return {
+        "title": "moneytrail: follow local public money",
+        "description": "Spending published by councils and the providers they commission, "
+                       "every figure linked to the published file and row it came from.",
+        "license": licence, "license_url": url,
+        "source": "Publishers' own spending files (see each database)",
+        "databases": databases,
+    }
+
+
+def _publisher(row, tables: dict) -> dict:
+    """From the publisher's summary line joined to its registry entry (website, licence)."""
+    licence, url = LICENCES.get(row.licence or "OGL-UK-3.0", (row.licence, None))
+    updated = row.last_updated if isinstance(row.last_updated, str) else None
+    harvested = f" Last harvested {updated[:10]}." if updated else ""
+    meta = {
+        "title": row.name,
+        "description": f"Payments published by {row.name} ({row.org_id}), a {row.kind}."
+                       f"{harvested}",
+        "tables": tables,
+        "queries": {k: v for k, v in QUERIES.items() if k != "who_pays_supplier"},
+    }
+    if licence:
+        meta |= {"license": licence, **({"license_url": url} if url else {})}
+    if isinstance(row.website, str) and row.website:
+        meta |= {"source": f"{row.name} website", "source_url": row.website}
+    return meta
+
+
+def _tables() -> dict:
+    payment_fields = load_descriptor("payment")["fields"]
+    columns = {f["name"]: f["description"] for f in payment_fields} | SITE_COLUMNS
+    return {
+        "payments": {
+            "description": "One row per payment line. Amounts are in pence; every row links "
+                           "to the published file (source_url) and its row (source_row).",
+            "columns": columns,
+            "facets": ["service", "month", "expense_type", "redaction_reason"],
+            "sort_desc": "amount_pence",
+            "fts_table": "payments_fts", "fts_pk": "id",
+            "label_column": "beneficiary_name",
+        },
+        "publishers": {"description": "The publishers, from the registry.",
+                       "label_column": "name"},
+        "files": {"description": "Every version of every published file: where it was, when "
+                                 "it was harvested (fetched_at) and how it validated.",
+                  "label_column": "url",
+                  "columns": {"fetched_at": "When moneytrail first harvested these bytes.",
+                              "status": "current, superseded, withdrawn, duplicate or "
+                                        "rejected."}},
+        "quarantine": {"description": "Rows that failed validation, with every reason: "
+                                      "nothing published is lost."},
+        "spend_by_month": {"description": "Total spend per publisher per month."},
+        "spend_by_service": {"description": "Total spend per publisher per service."},
+        "spend_by_supplier": {"description": "Total spend per publisher per supplier."},
+        "spend_by_expense_type": {"description": "Total spend per publisher per expense type."},
+        "flows": {"description": "Money from one publisher to another that publishes too."},
+        "scorecard": {"description": "Data-quality measures per publisher."},
+        "publisher_summary": {"description": "One line per publisher for the home page."},
+        "payments_fts": {"hidden": True},
+    }

@@ -1,0 +1,81 @@
+"""The site databases' tables, summary queries and indexed facet columns."""
+
+TABLES = {
+    "publishers": """create table publishers (
+        id text primary key, org_id text, name text, kind text, gss_code text,
+        population integer, licence text, website text, commissioners text, status text,
+        status_message text)""",
+    "files": """create table files (
+        id integer primary key, publisher_id text references publishers(id), url text,
+        sha256 text, version integer, fetched_at text, status text, status_message text,
+        superseded_by integer, schema_name text, kind text, format text, encoding text,
+        rows_read integer, rows_valid integer, rows_quarantined integer, rows_skipped integer,
+        amount_total_pence integer, amount_valid_pence integer, date_min text, date_max text,
+        redacted_rows integer, score integer, missing_fields text, columns text, report text)""",
+    "payments": """create table payments (
+        id integer primary key, file_id integer references files(id),
+        publisher_id text references publishers(id), payment_date text, month text,
+        date_precision text, amount_pence integer, beneficiary_name text, payee_key text,
+        payee_publisher_id text references publishers(id), redaction_reason text, service text,
+        department text, service_category text, expense_type text, purpose text, narrative text,
+        transaction_number text, beneficiary_id text, company_number text, charity_number text,
+        contract_reference text, card_transaction text, capital_or_revenue text,
+        source_url text, source_row integer, sheet text, extra text)""",
+    "quarantine": """create table quarantine (
+        id integer primary key, file_id integer references files(id),
+        publisher_id text references publishers(id), sheet text, source_row integer,
+        reasons text, amount_pence integer, mapped text, extra text)""",
+    "spend_by_month": """create table spend_by_month (
+        publisher_id text references publishers(id), month text, payments integer,
+        total_pence integer, primary key (publisher_id, month))""",
+    "spend_by_service": """create table spend_by_service (
+        publisher_id text references publishers(id), service text, payments integer,
+        total_pence integer, primary key (publisher_id, service))""",
+    "spend_by_expense_type": """create table spend_by_expense_type (
+        publisher_id text references publishers(id), expense_type text, payments integer,
+        total_pence integer, primary key (publisher_id, expense_type))""",
+    "spend_by_supplier": """create table spend_by_supplier (
+        publisher_id text references publishers(id), supplier_key text, supplier text,
+        spellings integer, payee_publisher_id text references publishers(id),
+        payments integer, total_pence integer, first_date text, last_date text,
+        primary key (publisher_id, supplier_key))""",
+    "flows": """create table flows (
+        payer_id text references publishers(id), payee_id text references publishers(id),
+        payments integer, total_pence integer, primary key (payer_id, payee_id))""",
+    "scorecard": """create table scorecard (
+        publisher_id text references publishers(id), measure text, score integer,
+        value text, target text, detail text, primary key (publisher_id, measure))""",
+    "publisher_summary": """create table publisher_summary (
+        publisher_id text primary key references publishers(id), name text, kind text,
+        org_id text, population integer, payments integer, total_pence integer,
+        per_resident_pence integer, passed_on_pence integer, date_min text, date_max text,
+        files integer, quarantined integer, redacted integer, last_updated text,
+        score integer, status text, status_message text)""",
+    "payments_fts": """create virtual table payments_fts using fts5(
+        beneficiary_name, purpose, content='payments', content_rowid='id')""",
+}
+
+# Columns people facet and filter on: each gets an index.
+FACETS = ("publisher_id", "month", "payment_date", "service", "expense_type", "payee_key",
+          "payee_publisher_id", "redaction_reason", "amount_pence", "file_id")
+
+SUMMARIES = (
+    """insert into spend_by_month select publisher_id, month, count(*), sum(amount_pence)
+       from payments group by publisher_id, month""",
+    """insert into spend_by_service select publisher_id, service, count(*), sum(amount_pence)
+       from payments group by publisher_id, service""",
+    """insert into spend_by_expense_type select publisher_id, expense_type, count(*),
+       sum(amount_pence) from payments group by publisher_id, expense_type""",
+    # Redacted payees stay apart, one line per marker: they are never matched to anyone.
+    """insert into spend_by_supplier
+       select publisher_id, coalesce(payee_key, '~' || beneficiary_name),
+              max(beneficiary_name), count(distinct beneficiary_name),
+              max(payee_publisher_id), count(*), sum(amount_pence),
+              min(payment_date), max(payment_date)
+       from payments where beneficiary_name is not null
+       group by publisher_id, coalesce(payee_key, '~' || beneficiary_name)""",
+    """insert into flows select publisher_id, payee_publisher_id, count(*), sum(amount_pence)
+       from payments where payee_publisher_id is not null
+         and payee_publisher_id != publisher_id
+       group by publisher_id, payee_publisher_id""",
+)
