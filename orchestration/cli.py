@@ -141,6 +141,23 @@ def _serve(site_dir: Path, host: str, port: int) -> None:
 
 @main.command()
 @DATA_DIR
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the package (default DATA_DIR/package).")
+def publish(data_dir: Path, output: Path | None) -> None:
+    """Build a deployable package of the site (see docs/site.md for deploying it)."""
+    from warehouse.package import build_package
+
+    try:
+        folder = build_package(data_dir / "site", output or data_dir / "package")
+    except FileNotFoundError as missing:
+        raise click.ClickException(
+            f"{missing}: run `moneytrail run` or `moneytrail demo` first") from None
+    click.echo(f"package written to {folder}: `sh {folder}/serve.sh` serves it; its Dockerfile "
+               "builds an image for any container host")
+
+
+@main.command()
+@DATA_DIR
 @click.option("--no-serve", is_flag=True, help="Stop once the site is built.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port for the site.")
 def demo(data_dir: Path, no_serve: bool, port: int) -> None:

@@ -30,3 +30,26 @@ def datasette_arguments(site_dir: Path, config_dir: Path = CONFIG_DIR) -> list[s
     for database in sorted(site_dir.glob("*.db")):
         arguments += ["-i", str(database)]
     return arguments
+
+
+def make_datasette(site_dir: Path, config_dir: Path = CONFIG_DIR):
+    """The same site as `datasette serve` would give, in-process (for tests and checks)."""
+    import json
+
+    from datasette.app import Datasette
+
+    site_dir = Path(site_dir)
+    inspect = site_dir / "inspect.json"
+    return Datasette(
+        immutables=[str(p) for p in sorted(site_dir.glob("*.db"))],
+        inspect_data=json.loads(inspect.read_text()) if inspect.exists() else None,
+        metadata=json.loads((site_dir / "metadata.json").read_text(encoding="utf-8")),
+        template_dir=str(config_dir / "templates"),
+        plugins_dir=str(config_dir / "plugins"),
+        static_mounts=[("static", str(config_dir / "static"))],
+        settings={name: _setting(value) for name, value in SETTINGS.items()},
+    )
+
+
+def _setting(value: str):
+    return {"off": False, "on": True}.get(value, int(value) if value.isdigit() else value)

@@ -17,6 +17,7 @@ SITE_COLUMNS = {
                           "money to its own payments.",
     "source_url": "The published file this payment was read from.",
     "source_row": "The row (line of a CSV, row of a sheet) of the published file.",
+    "file_id": "The version of the published file this row came from (see the files table).",
 }
 ONE_PUBLISHER = "(:publisher = '' or publisher_id = :publisher)"
 QUERIES = {

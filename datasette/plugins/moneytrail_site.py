@@ -12,6 +12,7 @@ from warehouse.charts import bar_chart, column_chart, treemap
 from warehouse.suppliers import payee_key
 
 COMBINED = "moneytrail"
+NOT_STATED = "(not stated)"
 
 
 @hookimpl
@@ -64,6 +65,13 @@ async def publisher_page(datasette, request):
     p = {"p": publisher_id}
     services = await _rows(datasette, "select service, total_pence from spend_by_service where "
                                       "publisher_id = :p order by total_pence desc", p)
+    by = "service"
+    if [r["service"] for r in services] == [NOT_STATED]:
+        # A publisher that names no service still says what the money was for.
+        by = "expense type"
+        services = await _rows(datasette, "select expense_type as service, total_pence from "
+                                          "spend_by_expense_type where publisher_id = :p "
+                                          "order by total_pence desc", p)
     suppliers = await _rows(datasette, "select supplier, total_pence, payee_publisher_id from "
                                        "spend_by_supplier where publisher_id = :p "
                                        "order by total_pence desc limit 15", p)
@@ -80,7 +88,8 @@ async def publisher_page(datasette, request):
         "summary": summary, "cards": cards, "flows": flows, "paid_by": paid_by,
         "money": pence_to_pounds, "has_own_database": publisher_id in datasette.databases,
         "service_chart": Markup(treemap([(r["service"], r["total_pence"]) for r in services],
-                                        "Spend by service")),
+                                        f"Spend by {by}")),
+        "service_dimension": by,
         "supplier_chart": Markup(bar_chart([(r["supplier"], r["total_pence"])
                                             for r in suppliers], "Top suppliers")),
         "month_chart": Markup(column_chart([(r["month"], r["total_pence"]) for r in months],

@@ -1,0 +1,55 @@
+"""Build a deployable package of the published site: databases, metadata, plugin, Dockerfile."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from warehouse.serving import CONFIG_DIR, SETTINGS
+
+REPO = CONFIG_DIR.parent
+DOCKERFILE = """FROM python:3.11-slim
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir -r requirements.txt \
+ && pip install --no-cache-dir --no-deps wheels/*.whl
+ENV PORT=8001
+EXPOSE 8001
+CMD ["sh", "serve.sh"]
+"""
+REQUIREMENTS = "datasette==0.65.5\npandas>=2.2\npyyaml>=6\n"
+
+
+def build_package(site_dir: Path, output: Path) -> Path:
+    """Write OUTPUT with the site, Datasette's configuration folder, moneytrail's wheel (the
+    plugin imports its chart and money code), a Dockerfile and serve.sh; returns OUTPUT.
+
+    This is the layout `datasette package` builds, plus the plugin's code: deploy the folder to
+    any container host, or run `sh serve.sh` where Python and the requirements are installed.
+    """
+    site_dir, output = Path(site_dir), Path(output)
+    if not (site_dir / "metadata.json").exists():
+        raise FileNotFoundError(f"no built site in {site_dir}")
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.copytree(site_dir, output / "site")
+    shutil.copytree(CONFIG_DIR, output / "datasette",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                    str(output / "wheels"), str(REPO)], check=True, capture_output=True)
+    (output / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
+    (output / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    (output / "serve.sh").write_text(_serve_script(output / "site"), encoding="utf-8")
+    return output
+
+
+def _serve_script(site: Path) -> str:
+    arguments = ["--metadata site/metadata.json", "--inspect-file site/inspect.json",
+                 "--template-dir datasette/templates", "--plugins-dir datasette/plugins",
+                 "--static static:datasette/static"]
+    arguments += [f"--setting {name} {value}" for name, value in SETTINGS.items()]
+    arguments += [f"-i site/{db.name}" for db in sorted(site.glob("*.db"))]
+    lines = " \\\n  ".join(arguments)
+    return ("#!/bin/sh\n# Serve the packaged site read-only and immutable.\n"
+            "cd \"$(dirname \"$0\")\"\n"
+            f"exec python -m datasette serve --host 0.0.0.0 --port \"${{PORT:-8001}}\" \\\n"
+            f"  {lines}\n")
