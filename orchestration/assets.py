@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
 from sources.harvest import harvest_publisher
+from warehouse.flows import rebuild
 from warehouse.ingest import load_archived, published_dates
 from warehouse.load import set_publisher_status, upsert_publisher
 from warehouse.site import build_site
@@ -51,7 +52,16 @@ def warehouse_files(
     })
 
 
-@dg.asset(deps=[warehouse_files], group_name="site")
+@dg.asset(deps=[warehouse_files], group_name="warehouse")
+def money_flows(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Every payee resolved to an organisation, and the money between publishers and payees."""
+    summary = rebuild(warehouse.engine(), registry.load())
+    return dg.MaterializeResult(metadata={
+        "spellings": summary.spellings, "suppliers": summary.suppliers,
+        "flows": summary.flows, "payees_that_publish": summary.linked_to_publishers})
+
+
+@dg.asset(deps=[money_flows], group_name="site")
 def site(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResult:
     """The Datasette databases: one per publisher and one combined."""
     publishers = registry.load()

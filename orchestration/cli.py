@@ -140,6 +140,45 @@ def _serve(site_dir: Path, host: str, port: int) -> None:
 
 
 @main.command()
+@click.argument("name_or_id")
+@DATA_DIR
+@click.option("--hops", default=2, show_default=True, type=click.IntRange(1, 5),
+              help="How far to follow money through payees that publish.")
+@click.option("--top", default=5, show_default=True, type=int,
+              help="Other payees shown at each step.")
+def trace(name_or_id: str, data_dir: Path, hops: int, top: int) -> None:
+    """Follow the money from a publisher (id or name), or see who pays a supplier."""
+    import sqlalchemy as sa
+
+    from warehouse.engine import connect, warehouse_url
+    from warehouse.trace import downstream, find, render, upstream
+
+    engine = connect(warehouse_url(data_dir))
+    with engine.connect() as conn:
+        def query(sql: str, params: dict) -> list[dict]:
+            return [dict(row) for row in conn.execute(sa.text(sql), params).mappings()]
+
+        found = find(query, name_or_id)
+        if found is None:
+            raise click.ClickException(f"no publisher or supplier called {name_or_id!r}")
+        ident, name, is_publisher = found
+        if is_publisher:
+            click.echo(render(downstream(query, ident, hops, top), upstream(query, ident)))
+            return
+        payers = upstream(query, ident)
+        click.echo(f"{name} ({ident}) is paid by {len(payers)} publisher(s):")
+        for payer in payers:
+            click.echo(f"  {payer['name']} ({payer['payer_id']}): "
+                       f"{_pounds(payer['amount_pence'])}")
+
+
+def _pounds(pence) -> str:
+    from schemas.money import pence_to_pounds
+
+    return pence_to_pounds(int(pence))
+
+
+@main.command()
 @DATA_DIR
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the package (default DATA_DIR/package).")

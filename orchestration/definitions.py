@@ -5,7 +5,7 @@ import os
 
 import dagster as dg
 
-from orchestration.assets import raw_files, site, warehouse_files
+from orchestration.assets import money_flows, raw_files, site, warehouse_files
 from orchestration.checks import ALL_CHECKS
 from orchestration.resources import resources_from_env
 from orchestration.schedules import harvest_job, site_job, weekly_harvest, weekly_site
@@ -34,7 +34,7 @@ def executor_from_env() -> dg.ExecutorDefinition:
 
 
 defs = dg.Definitions(
-    assets=[raw_files, warehouse_files, site],
+    assets=[raw_files, warehouse_files, money_flows, site],
     asset_checks=ALL_CHECKS,
     jobs=[harvest_job, site_job],
     schedules=[weekly_harvest, weekly_site],

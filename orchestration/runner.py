@@ -8,7 +8,13 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from orchestration.assets import publisher_partitions, raw_files, site, warehouse_files
+from orchestration.assets import (
+    money_flows,
+    publisher_partitions,
+    raw_files,
+    site,
+    warehouse_files,
+)
 from orchestration.checks import ALL_CHECKS
 from orchestration.resources import make_resources
 from schemas.money import pence_to_pounds
@@ -68,7 +74,8 @@ def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
         ]
     progress("site")
     # Unlike one publisher's failure, a site that cannot be built stops the run, loudly.
-    dg.materialize([site], instance=instance, resources=resources, run_config=QUIET)
+    dg.materialize([money_flows, site], instance=instance, resources=resources,
+                   run_config=QUIET)
     return checks_failed
 
 

@@ -2,12 +2,19 @@
 
 import dagster as dg
 
-from orchestration.assets import publisher_partitions, raw_files, site, warehouse_files
+from orchestration.assets import (
+    money_flows,
+    publisher_partitions,
+    raw_files,
+    site,
+    warehouse_files,
+)
 
 harvest_job = dg.define_asset_job(
     "harvest_job", selection=dg.AssetSelection.assets(raw_files, warehouse_files)
 )
-site_job = dg.define_asset_job("site_job", selection=dg.AssetSelection.assets(site))
+site_job = dg.define_asset_job("site_job",
+                               selection=dg.AssetSelection.assets(money_flows, site))
 
 
 @dg.schedule(job=harvest_job, cron_schedule="0 5 * * 1", execution_timezone="Europe/London")

@@ -5,8 +5,11 @@ from html import escape
 
 from schemas.money import pence_to_pounds
 
-PALETTE = ("#1d70b8", "#f47738", "#00703c", "#912b88", "#d4351c", "#5694ca", "#85994b",
-           "#b58840", "#6f72af", "#28a197")
+# Each colour keeps white labels readable (contrast 4.5:1 or more).
+PALETTE = ("#1d70b8", "#00703c", "#912b88", "#d4351c", "#003078", "#4c2c92", "#005a30",
+           "#942514", "#505a5f", "#6f3a0f")
+# Average width of a 12px bold label character, generously: labels must fit their tiles.
+CHAR_PX = 8.0
 
 
 def _svg(width: int, height: int, label: str, body: list[str]) -> str:
@@ -43,13 +46,16 @@ def column_chart(items: Sequence[tuple[str, int]], label: str, width: int = 640,
     body = [f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
             'class="axis"/>']
     for index, (name, value) in enumerate(items):
-        size = max(1, round((height - bottom - 20) * max(value, 0) / top))
+        size = max(1, round((height - bottom - 34) * max(value, 0) / top))
         x = index * step + gap / 2
+        middle = x + (step - gap) / 2
         body.append(
             f'<rect x="{x:.1f}" y="{height - bottom - size}" width="{step - gap:.1f}" '
             f'height="{size}" fill="{PALETTE[0]}"><title>{escape(name)}: '
             f"{pence_to_pounds(value)}</title></rect>"
-            f'<text x="{x + (step - gap) / 2:.1f}" y="{height - 10}" text-anchor="middle" '
+            f'<text x="{middle:.1f}" y="{height - bottom - size - 6}" text-anchor="middle" '
+            f'class="value">{short_pounds(value)}</text>'
+            f'<text x="{middle:.1f}" y="{height - 10}" text-anchor="middle" '
             f'class="label">{escape(name)}</text>')
     return _svg(width, height, label, body)
 
@@ -77,12 +83,62 @@ def treemap(items: Sequence[tuple[str, int]], label: str, width: int = 640,
 def _tile(cell, name: str, value: int, share: float, colour: str) -> str:
     x, y, w, h = cell
     text = ""
-    if w > 60 and h > 22:
+    label = f"{share:.0%} {name}"
+    room = int((w - 8) / CHAR_PX)
+    if room >= 6 and h > 22:
         text = (f'<text x="{x + 4:.1f}" y="{y + 15:.1f}" class="tile">'
-                f"{escape(_short(name, int(w / 7)))} {share:.0%}</text>")
+                f"{escape(_short(label, room))}</text>")
     return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{colour}" '
             f'stroke="#fff"><title>{escape(name)}: {pence_to_pounds(value)} ({share:.1%})'
             f"</title></rect>{text}")
+
+
+def flow_chart(root, label: str = "Where the money went, hop by hop", width: int = 640) -> str:
+    """A node-link diagram of a trail (warehouse.trace.Node): one column per hop, links as
+    wide as the money they carry."""
+    columns: list[list] = [[root]]
+    while columns[-1] and any(n.children for n in columns[-1]):
+        columns.append([child for node in columns[-1] for child in node.children])
+    row, box = 22, 150
+    height = max(len(c) for c in columns) * row + 10
+    gap = (width - box) / max(len(columns) - 1, 1)
+    place = {}
+    for depth, nodes in enumerate(columns):
+        for index, node in enumerate(nodes):
+            place[id(node)] = (depth * gap if len(columns) > 1 else 0, index * row + 5)
+    top = max((c.amount_pence for nodes in columns[1:] for c in nodes), default=1) or 1
+    body = []
+    for nodes in columns:
+        for node in nodes:
+            x, y = place[id(node)]
+            for child in node.children:
+                cx, cy = place[id(child)]
+                weight = max(1.0, 12 * child.amount_pence / top)
+                body.append(
+                    f'<path d="M{x + box:.0f},{y + 8} C{(x + box + cx) / 2:.0f},{y + 8} '
+                    f'{(x + box + cx) / 2:.0f},{cy + 8} {cx:.0f},{cy + 8}" fill="none" '
+                    f'stroke="{PALETTE[0]}" stroke-opacity="0.35" stroke-width="{weight:.1f}">'
+                    f"<title>{escape(child.name)}: {pence_to_pounds(child.amount_pence)}"
+                    "</title></path>")
+    for nodes in columns:
+        for node in nodes:
+            x, y = place[id(node)]
+            colour = PALETTE[2] if node.is_publisher else PALETTE[8]
+            body.append(
+                f'<rect x="{x:.0f}" y="{y}" width="{box}" height="16" rx="3" fill="{colour}">'
+                f"<title>{escape(node.name)}: {pence_to_pounds(node.amount_pence)}</title></rect>"
+                f'<text x="{x + 4:.0f}" y="{y + 12}" class="tile">'
+                f"{escape(_short(node.name, 18))}</text>")
+    return _svg(width, height, label, body)
+
+
+def short_pounds(pence: int) -> str:
+    """£1.2m, £350k, £900: a column's value in a few characters."""
+    pounds = pence / 100
+    for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(pounds) >= size:
+            return f"£{pounds / size:.1f}{suffix}"
+    return f"£{pounds:.0f}"
 
 
 def _short(text: str, limit: int) -> str:

@@ -15,7 +15,7 @@ insert into publisher_summary
 select p.id, p.name, p.kind, p.org_id, p.population,
        coalesce(t.payments, 0), coalesce(t.total, 0),
        case when p.population > 0 then coalesce(t.total, 0) / p.population end,
-       coalesce((select sum(total_pence) from flows where payer_id = p.id), 0),
+       coalesce((select sum(total_pence) from publisher_flows where payer_id = p.id), 0),
        t.date_min, t.date_max,
        (select count(*) from files f where f.publisher_id = p.id
           and f.status in ('current', 'withdrawn')),

@@ -20,7 +20,15 @@ from warehouse import scorecard
 from warehouse.site_metadata import site_metadata
 from warehouse.site_schema import FACETS, SUMMARIES, TABLES
 from warehouse.suppliers import payee_key
-from warehouse.tables import files, payments, publishers, quarantine
+from warehouse.tables import (
+    files,
+    flows,
+    payments,
+    publishers,
+    quarantine,
+    supplier_aliases,
+    suppliers,
+)
 
 COMBINED = "moneytrail"
 COPY_CHUNK_ROWS = 200_000
@@ -74,17 +82,23 @@ def _create(db: sqlite3.Connection) -> None:
 
 def _copy_warehouse(engine: sa.Engine, db: sqlite3.Connection) -> None:
     """Publishers, files, live payments (with their file's URL) and quarantine."""
-    keys = {}
-    for table in (publishers, files, quarantine):
+    for table in (publishers, files, quarantine, suppliers, supplier_aliases, flows):
         for chunk in _chunks(engine, sa.select(table)):
             _insert(db, table.name, chunk)
-    for row in db.execute("select id, name from publishers"):
-        keys[payee_key(row[1])] = row[0]
+    who = _who_is_who(db)
     query = (sa.select(payments, files.c.url.label("source_url"))
              .join(files, payments.c.file_id == files.c.id)
              .where(files.c.status.in_(LIVE)))
     for chunk in _chunks(engine, query):
-        _insert(db, "payments", _site_payments(chunk, keys))
+        _insert(db, "payments", _site_payments(chunk, who))
+
+
+def _who_is_who(db: sqlite3.Connection) -> dict[tuple, tuple]:
+    """(publisher, spelling, company no., charity no.) → (supplier id, payee publisher id)."""
+    rows = db.execute("select a.publisher_id, a.spelling, a.company_number, a.charity_number, "
+                      "a.supplier_id, s.publisher_id from supplier_aliases a "
+                      "left join suppliers s on s.id = a.supplier_id")
+    return {tuple(row[:4]): (row[4], row[5]) for row in rows}
 
 
 def _chunks(engine: sa.Engine, query) -> list[pd.DataFrame]:
@@ -92,16 +106,20 @@ def _chunks(engine: sa.Engine, query) -> list[pd.DataFrame]:
         yield from pd.read_sql(query, conn, chunksize=COPY_CHUNK_ROWS)
 
 
-def _site_payments(chunk: pd.DataFrame, keys: dict[str, str]) -> pd.DataFrame:
+def _site_payments(chunk: pd.DataFrame, who: dict[tuple, tuple]) -> pd.DataFrame:
     """The warehouse's payment rows with the columns the site facets and searches on."""
     date = chunk["payment_date"].astype("string").str.slice(0, 10)
     redacted = chunk["redaction_reason"].notna()
     key = chunk["beneficiary_name"].map(payee_key).where(~redacted)
+    resolved = [who.get(tuple(None if pd.isna(v) else v for v in row), (None, None))
+                for row in chunk[["publisher_id", "beneficiary_name", "company_number",
+                                  "charity_number"]].itertuples(index=False, name=None)]
     return chunk.assign(
         payment_date=date,
         month=date.str.slice(0, 7),
         payee_key=key,
-        payee_publisher_id=key.map(keys),
+        supplier_id=[r[0] for r in resolved],
+        payee_publisher_id=[r[1] for r in resolved],
         service=_first(chunk, "service_category", "department"),
         expense_type=_first(chunk, "expense_type", "merchant_category", "procurement_category"),
         purpose=_first(chunk, "purpose", "narrative"),
@@ -152,9 +170,8 @@ def _cut(combined: Path, target: Path, publisher_id: str) -> None:
         for table in [*TABLES]:
             if table == "payments_fts":
                 continue
-            column = "id" if table == "publishers" else _publisher_column(table)
-            db.execute(f"insert into {table} select * from whole.{table} where {column} = ?",
-                       (publisher_id,))
+            db.execute(f"insert into {table} select * from whole.{table} where "
+                       f"{CUT.get(table, 'publisher_id = :p')}", {"p": publisher_id})
         db.commit()
         db.execute("detach database whole")
         db.execute("insert into payments_fts(payments_fts) values ('rebuild')")
@@ -163,8 +180,13 @@ def _cut(combined: Path, target: Path, publisher_id: str) -> None:
         db.execute("analyze")
 
 
-def _publisher_column(table: str) -> str:
-    return "payer_id" if table == "flows" else "publisher_id"
+# How each table is cut down to one publisher's rows (default: its publisher_id).
+CUT = {
+    "publishers": "id = :p",
+    "flows": "payer_id = :p",
+    "publisher_flows": "payer_id = :p or payee_id = :p",
+    "suppliers": "id in (select supplier_id from whole.supplier_aliases where publisher_id = :p)",
+}
 
 
 def _inspect(building: Path, names: list[str]) -> None:

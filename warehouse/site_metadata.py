@@ -3,6 +3,7 @@
 import pandas as pd
 
 from schemas.descriptors import load_descriptor
+from warehouse.site_schema import TABLES
 
 LICENCES = {"OGL-UK-3.0": ("Open Government Licence v3.0",
                            "https://www.nationalarchives.gov.uk/doc/open-government-licence/"
@@ -15,6 +16,8 @@ SITE_COLUMNS = {
                  "names) so spellings of one organisation meet. Empty for redacted payees.",
     "payee_publisher_id": "Set when the payee itself publishes its spending here: follow the "
                           "money to its own payments.",
+    "supplier_id": "The organisation the payee resolved to (an org-id such as GB-COH-… where "
+                   "the file gave a company or charity number, else MT-…); see suppliers.",
     "source_url": "The published file this payment was read from.",
     "source_row": "The row (line of a CSV, row of a sheet) of the published file.",
     "file_id": "The version of the published file this row came from (see the files table).",
@@ -35,7 +38,8 @@ order by total_pence desc limit 100""",
   sum(amount_pence) as total_pence, min(payment_date) as first_date,
   max(payment_date) as last_date, group_concat(distinct beneficiary_name) as spellings
 from payments join publishers on publishers.id = payments.publisher_id
-where payee_key = moneytrail_payee_key(:supplier)
+where supplier_id in (select supplier_id from supplier_aliases
+  where payee_key = moneytrail_payee_key(:supplier) or supplier_id = :supplier)
 group by payments.publisher_id order by total_pence desc""",
     },
     "money_trail": {
@@ -43,12 +47,12 @@ group by payments.publisher_id order by total_pence desc""",
         "description": "From a publisher to the publishers it pays, and on to theirs.",
         "sql": """with recursive trail(hop, payer_id, payee_id, total_pence, path) as (
   select 1, payer_id, payee_id, total_pence, payer_id || ' > ' || payee_id
-  from flows where payer_id = :publisher
+  from publisher_flows where payer_id = :publisher
   union all
-  select trail.hop + 1, flows.payer_id, flows.payee_id, flows.total_pence,
-         trail.path || ' > ' || flows.payee_id
-  from flows join trail on flows.payer_id = trail.payee_id
-  where trail.hop < 4 and instr(trail.path, flows.payee_id) = 0)
+  select trail.hop + 1, f.payer_id, f.payee_id, f.total_pence,
+         trail.path || ' > ' || f.payee_id
+  from publisher_flows f join trail on f.payer_id = trail.payee_id
+  where trail.hop < 4 and instr(trail.path, f.payee_id) = 0)
 select hop, payer_id, payee_id, total_pence, path from trail
 order by hop, total_pence desc""",
     },
@@ -93,6 +97,7 @@ def site_metadata(summary: pd.DataFrame) -> dict:
         databases[row.publisher_id] = _publisher(row, tables)
     licence, url = LICENCES["OGL-UK-3.0"]
     return {
+        "extra_css_urls": ["/static/moneytrail.css"],
         "title": "moneytrail: follow local public money",
         "description": "Spending published by councils and the providers they commission, "
                        "every figure linked to the published file and row it came from.",
@@ -121,13 +126,23 @@ def _publisher(row, tables: dict) -> dict:
     return meta
 
 
+def _site_columns() -> set[str]:
+    ddl = TABLES["payments"]
+    return {line.split()[0] for line in ddl.split("(", 1)[1].replace(",", "\n").splitlines()
+            if line.strip()}
+
+
 def _tables() -> dict:
     payment_fields = load_descriptor("payment")["fields"]
-    columns = {f["name"]: f["description"] for f in payment_fields} | SITE_COLUMNS
+    shown = _site_columns()
+    columns = {f["name"]: f["description"] for f in payment_fields if f["name"] in shown}
+    columns |= SITE_COLUMNS | {
+        "publisher_id": "The publisher that made the payment (its registry id).",
+        "amount_pence": "The net amount in pence, shown in pounds; negative for credits."}
     return {
         "payments": {
-            "description": "One row per payment line. Amounts are in pence; every row links "
-                           "to the published file (source_url) and its row (source_row).",
+            "description": "One row per payment line; every row links to the published file "
+                           "(source_url) and its row (source_row).",
             "columns": columns,
             "facets": ["service", "month", "expense_type", "redaction_reason"],
             "sort_desc": "amount_pence",
@@ -148,7 +163,15 @@ def _tables() -> dict:
         "spend_by_service": {"description": "Total spend per publisher per service."},
         "spend_by_supplier": {"description": "Total spend per publisher per supplier."},
         "spend_by_expense_type": {"description": "Total spend per publisher per expense type."},
-        "flows": {"description": "Money from one publisher to another that publishes too."},
+        "flows": {"description": "Money from each publisher to each payee (a publisher or a "
+                           "resolved supplier), month by month, with its hop from the source."},
+        "publisher_flows": {"description": "Money from one publisher to another that "
+                                           "publishes too."},
+        "suppliers": {"description": "Resolved organisations: how each was matched "
+                                     "(id, curated, exact, fuzzy) and how sure.",
+                      "label_column": "name"},
+        "supplier_aliases": {"description": "Every spelling of every payee, per publisher, "
+                                            "and the organisation it resolved to."},
         "scorecard": {"description": "Data-quality measures per publisher."},
         "publisher_summary": {"description": "One line per publisher for the home page."},
         "payments_fts": {"hidden": True},

@@ -16,6 +16,7 @@ TABLES = {
         id integer primary key, file_id integer references files(id),
         publisher_id text references publishers(id), payment_date text, month text,
         date_precision text, amount_pence integer, beneficiary_name text, payee_key text,
+        supplier_id text references suppliers(id),
         payee_publisher_id text references publishers(id), redaction_reason text, service text,
         department text, service_category text, expense_type text, purpose text, narrative text,
         transaction_number text, beneficiary_id text, company_number text, charity_number text,
@@ -39,7 +40,19 @@ TABLES = {
         spellings integer, payee_publisher_id text references publishers(id),
         payments integer, total_pence integer, first_date text, last_date text,
         primary key (publisher_id, supplier_key))""",
+    "suppliers": """create table suppliers (
+        id text primary key, name text, org_id text,
+        publisher_id text references publishers(id), method text, confidence real,
+        spellings integer, payers integer, payments integer, total_pence integer)""",
+    "supplier_aliases": """create table supplier_aliases (
+        id integer primary key, publisher_id text references publishers(id), spelling text,
+        company_number text, charity_number text, supplier_id text references suppliers(id),
+        payee_key text, method text, confidence real, payments integer, total_pence integer)""",
     "flows": """create table flows (
+        payer_id text references publishers(id), payee_id text, period text,
+        payee_is_publisher integer, hop integer, payments integer, amount_pence integer,
+        primary key (payer_id, payee_id, period))""",
+    "publisher_flows": """create table publisher_flows (
         payer_id text references publishers(id), payee_id text references publishers(id),
         payments integer, total_pence integer, primary key (payer_id, payee_id))""",
     "scorecard": """create table scorecard (
@@ -57,7 +70,7 @@ TABLES = {
 
 # Columns people facet and filter on: each gets an index.
 FACETS = ("publisher_id", "month", "payment_date", "service", "expense_type", "payee_key",
-          "payee_publisher_id", "redaction_reason", "amount_pence", "file_id")
+          "supplier_id", "payee_publisher_id", "redaction_reason", "amount_pence", "file_id")
 
 SUMMARIES = (
     """insert into spend_by_month select publisher_id, month, count(*), sum(amount_pence)
@@ -68,14 +81,13 @@ SUMMARIES = (
        sum(amount_pence) from payments group by publisher_id, expense_type""",
     # Redacted payees stay apart, one line per marker: they are never matched to anyone.
     """insert into spend_by_supplier
-       select publisher_id, coalesce(payee_key, '~' || beneficiary_name),
-              max(beneficiary_name), count(distinct beneficiary_name),
-              max(payee_publisher_id), count(*), sum(amount_pence),
-              min(payment_date), max(payment_date)
-       from payments where beneficiary_name is not null
-       group by publisher_id, coalesce(payee_key, '~' || beneficiary_name)""",
-    """insert into flows select publisher_id, payee_publisher_id, count(*), sum(amount_pence)
-       from payments where payee_publisher_id is not null
-         and payee_publisher_id != publisher_id
-       group by publisher_id, payee_publisher_id""",
+       select p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name),
+              coalesce(max(s.name), max(p.beneficiary_name)), count(distinct p.beneficiary_name),
+              max(p.payee_publisher_id), count(*), sum(p.amount_pence),
+              min(p.payment_date), max(p.payment_date)
+       from payments p left join suppliers s on s.id = p.supplier_id
+       where p.beneficiary_name is not null
+       group by p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name)""",
+    """insert into publisher_flows select payer_id, payee_id, sum(payments), sum(amount_pence)
+       from flows where payee_is_publisher group by payer_id, payee_id""",
 )

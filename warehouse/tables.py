@@ -91,3 +91,45 @@ quarantine = sa.Table(
     sa.Column("extra", sa.Text),  # JSON: its unmapped cells
 )
 sa.Index("quarantine_file", quarantine.c.file_id)
+
+# Derived by warehouse/flows.py after every load: who each payee is, and money between them.
+suppliers = sa.Table(
+    "suppliers", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),  # an org-id, or MT-… when none is known
+    sa.Column("name", sa.Text, nullable=False),  # the most used spelling
+    sa.Column("org_id", sa.String(80)),
+    sa.Column("publisher_id", sa.String(120)),  # set when the supplier is itself a publisher
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("spellings", sa.Integer, nullable=False),
+    sa.Column("payers", sa.Integer, nullable=False),
+    sa.Column("payments", sa.BigInteger, nullable=False),
+    sa.Column("total_pence", sa.BigInteger, nullable=False),
+)
+
+supplier_aliases = sa.Table(
+    "supplier_aliases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("publisher_id", sa.String(120), nullable=False),
+    sa.Column("spelling", sa.Text, nullable=False),
+    sa.Column("company_number", sa.Text),
+    sa.Column("charity_number", sa.Text),
+    sa.Column("supplier_id", sa.String(200)),  # null for redacted payees: never matched
+    sa.Column("payee_key", sa.Text),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("payments", sa.BigInteger, nullable=False),
+    sa.Column("total_pence", sa.BigInteger, nullable=False),
+)
+sa.Index("supplier_aliases_lookup", supplier_aliases.c.publisher_id, supplier_aliases.c.spelling)
+
+flows = sa.Table(
+    "flows", metadata,
+    sa.Column("payer_id", sa.String(120), primary_key=True),
+    sa.Column("payee_id", sa.String(200), primary_key=True),  # a publisher id or a supplier id
+    sa.Column("period", sa.String(7), primary_key=True),  # yyyy-mm
+    sa.Column("payee_is_publisher", sa.Boolean, nullable=False),
+    sa.Column("hop", sa.Integer, nullable=False),
+    sa.Column("payments", sa.BigInteger, nullable=False),
+    sa.Column("amount_pence", sa.BigInteger, nullable=False),
+)

@@ -1,15 +1,18 @@
 """Datasette plugin for the moneytrail site: landing pages, home page, money, provenance links."""
 
+import sqlite3
 from html import escape
 from pathlib import PurePosixPath
+from urllib.parse import quote, unquote, urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from schemas.money import pence_to_pounds
-from warehouse.charts import bar_chart, column_chart, treemap
+from warehouse.charts import bar_chart, column_chart, flow_chart, treemap
 from warehouse.suppliers import payee_key
+from warehouse.trace import downstream
 
 COMBINED = "moneytrail"
 NOT_STATED = "(not stated)"
@@ -25,6 +28,8 @@ def prepare_connection(conn):
 def render_cell(value, column):
     if column.endswith("_pence") and isinstance(value, int):
         return Markup(f'<span class="money">{escape(pence_to_pounds(value))}</span>')
+    if column == "supplier_id" and isinstance(value, str) and value:
+        return Markup(f'<a href="/supplier/{quote(value, safe="")}">{escape(value)}</a>')
     if column == "source_url" and isinstance(value, str) and value.startswith("http"):
         name = PurePosixPath(value.split("?")[0]).name or value
         return Markup(f'<a href="{escape(value)}" rel="nofollow">{escape(name)}</a>')
@@ -33,7 +38,39 @@ def render_cell(value, column):
 
 @hookimpl
 def register_routes():
-    return [(r"^/publisher/(?P<publisher_id>[a-z0-9][a-z0-9-]*)$", publisher_page)]
+    return [(r"^/publisher/(?P<publisher_id>[a-z0-9][a-z0-9-]*)$", publisher_page),
+            (r"^/supplier/(?P<supplier_id>[^/]+)$", supplier_page)]
+
+
+async def supplier_page(datasette, request):
+    """Everything paid to one supplier, by every publisher, by publisher and year."""
+    supplier_id = unquote(request.url_vars["supplier_id"])
+    [supplier] = await _rows(datasette, "select * from suppliers where id = :s",
+                             {"s": supplier_id}) or [None]
+    if supplier is None:
+        raise NotFound(f"No supplier {supplier_id}")
+    s = {"s": supplier_id}
+    by_publisher = await _rows(datasette, "select p.publisher_id, u.name, count(*) as payments, "
+                                          "sum(p.amount_pence) as total_pence from payments p "
+                                          "join publisher_summary u on u.publisher_id = "
+                                          "p.publisher_id where p.supplier_id = :s group by "
+                                          "p.publisher_id order by total_pence desc", s)
+    by_year = await _rows(datasette, "select p.publisher_id, substr(p.payment_date, 1, 4) as "
+                                     "year, count(*) as payments, sum(p.amount_pence) as "
+                                     "total_pence from payments p where p.supplier_id = :s "
+                                     "group by 1, 2 order by 1, 2", s)
+    spellings = await _rows(datasette, "select spelling, publisher_id, method, confidence, "
+                                       "payments from supplier_aliases where supplier_id = :s "
+                                       "order by payments desc", s)
+    context = {
+        "supplier": supplier, "by_publisher": by_publisher, "by_year": by_year,
+        "spellings": spellings, "money": pence_to_pounds, "metadata": datasette.metadata(),
+        "payments_url": "/moneytrail/payments?" + urlencode({"supplier_id": supplier_id}),
+        "chart": Markup(bar_chart([(r["name"], r["total_pence"]) for r in by_publisher],
+                                  "Paid by each publisher")),
+    }
+    return Response.html(await datasette.render_template("supplier.html", context,
+                                                         request=request))
 
 
 @hookimpl
@@ -55,6 +92,18 @@ async def _rows(datasette, sql: str, params: dict | None = None) -> list[dict]:
     return [dict(row) for row in result.rows]
 
 
+async def _trail(datasette, publisher_id: str):
+    def follow(conn):
+        conn.row_factory = sqlite3.Row
+
+        def query(sql: str, params: dict) -> list[dict]:
+            return [dict(row) for row in conn.execute(sql, params)]
+
+        return downstream(query, publisher_id, hops=2, top=3)
+
+    return await datasette.get_database(COMBINED).execute_fn(follow)
+
+
 async def publisher_page(datasette, request):
     """The Where-Does-My-Money-Go landing page of one publisher."""
     publisher_id = request.url_vars["publisher_id"]
@@ -72,17 +121,24 @@ async def publisher_page(datasette, request):
         services = await _rows(datasette, "select expense_type as service, total_pence from "
                                           "spend_by_expense_type where publisher_id = :p "
                                           "order by total_pence desc", p)
-    suppliers = await _rows(datasette, "select supplier, total_pence, payee_publisher_id from "
-                                       "spend_by_supplier where publisher_id = :p "
+    # Redacted payees are not suppliers: the chart shows who was named, the total says the rest.
+    suppliers = await _rows(datasette, "select supplier, supplier_key, total_pence, "
+                                       "payee_publisher_id from spend_by_supplier where "
+                                       "publisher_id = :p and supplier_key not like '~%' "
                                        "order by total_pence desc limit 15", p)
+    [redacted] = await _rows(datasette, "select coalesce(sum(amount_pence), 0) as total_pence, "
+                                        "count(*) as payments from payments where "
+                                        "publisher_id = :p and redaction_reason is not null", p)
     months = await _rows(datasette, "select month, total_pence from spend_by_month where "
                                     "publisher_id = :p order by month", p)
-    flows = await _rows(datasette, "select f.payee_id, s.name, f.total_pence from flows f join "
-                                   "publisher_summary s on s.publisher_id = f.payee_id where "
-                                   "f.payer_id = :p order by f.total_pence desc", p)
-    paid_by = await _rows(datasette, "select f.payer_id, s.name, f.total_pence from flows f "
-                                     "join publisher_summary s on s.publisher_id = f.payer_id "
-                                     "where f.payee_id = :p order by f.total_pence desc", p)
+    flows = await _rows(datasette, "select f.payee_id, s.name, f.total_pence from "
+                                   "publisher_flows f join publisher_summary s on "
+                                   "s.publisher_id = f.payee_id where f.payer_id = :p "
+                                   "order by f.total_pence desc", p)
+    paid_by = await _rows(datasette, "select f.payer_id, s.name, f.total_pence from "
+                                     "publisher_flows f join publisher_summary s on "
+                                     "s.publisher_id = f.payer_id where f.payee_id = :p "
+                                     "order by f.total_pence desc", p)
     cards = await _rows(datasette, "select * from scorecard where publisher_id = :p", p)
     context = {
         "summary": summary, "cards": cards, "flows": flows, "paid_by": paid_by,
@@ -94,9 +150,10 @@ async def publisher_page(datasette, request):
                                             for r in suppliers], "Top suppliers")),
         "month_chart": Markup(column_chart([(r["month"], r["total_pence"]) for r in months],
                                            "Spend month by month")),
-        "flow_chart": Markup(bar_chart([(r["name"], r["total_pence"]) for r in flows],
-                                       "Passed on to publishers")) if flows else "",
-        "suppliers": suppliers, "services": services,
+        "flow_chart": Markup(flow_chart(await _trail(datasette, publisher_id))) if flows
+        else "",
+        "suppliers": suppliers, "services": services, "redacted": redacted,
+        "metadata": datasette.metadata(),
     }
     return Response.html(await datasette.render_template("publisher.html", context,
                                                          request=request))

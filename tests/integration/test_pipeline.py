@@ -25,7 +25,12 @@ from orchestration.sensors import new_publishers
 from sources.demo_server import LocalServer
 from sources.demo_world import build_demo_world
 from warehouse.engine import connect, warehouse_url
-from warehouse.tables import files, metadata, payments, publishers
+from warehouse.tables import (
+    files,
+    metadata,
+    payments,
+    publishers,
+)
 
 
 def snapshot(engine) -> dict[str, list]:

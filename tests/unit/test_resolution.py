@@ -1,0 +1,131 @@
+"""Supplier resolution: one row per normalisation rule, id rule and matching decision."""
+
+import pytest
+
+from sources.registry import Feed, Publisher, Registry
+from warehouse.resolution import (
+    PayeeRecord,
+    Resolver,
+    charity_org_id,
+    company_org_id,
+    name_id,
+)
+from warehouse.suppliers import payee_key
+
+
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("ACME LTD", "acme"),
+        ("Acme Limited", "acme"),
+        ("acme ltd.", "acme"),
+        ("The Acme Company Ltd", "acme"),
+        ("ACME PLC", "acme"),
+        ("Acme LLP", "acme"),
+        ("Smith & Co", "smith"),
+        ("Smith and Co Ltd", "smith"),
+        ("Northmoor Leisure Trust (T/A Active Northmoor)", "northmoor leisure trust"),
+        ("Northmoor Leisure Trust trading as Active Northmoor", "northmoor leisure trust"),
+        ("NORTHMOOR LEISURE TRUST T/A ACTIVE NORTHMOOR", "northmoor leisure trust"),
+        ("  Moorland   Energy-Supply Ltd  ", "moorland energy supply"),
+        ("Café Nero Group Ltd", "cafe nero group"),
+        ("Neville´s Kitchen", "neville s kitchen"),
+        ("LANCASHIRE COUNTY COUNCIL (200398)", "lancashire county council"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalisation_rules(name, key):
+    assert payee_key(name) == key
+
+
+@pytest.mark.parametrize(
+    "number, org_id",
+    [("1234567", "GB-COH-01234567"), ("01234567", "GB-COH-01234567"),
+     (" 4402220 ", "GB-COH-04402220"), ("SC123456", "GB-COH-SC123456"),
+     ("sc1234", "GB-COH-SC001234"), ("00000000", None),
+     ("N/A", None), ("", None), (None, None), ("123456789", None)],
+)
+def test_company_numbers_become_zero_padded_org_ids(number, org_id):
+    assert company_org_id(number) == org_id
+
+
+@pytest.mark.parametrize(
+    "number, org_id",
+    [("1090095", "GB-CHC-1090095"), ("1090095-1", "GB-CHC-1090095"), ("220949", "GB-CHC-220949"),
+     ("charity", None), ("", None)],
+)
+def test_charity_numbers_become_org_ids(number, org_id):
+    assert charity_org_id(number) == org_id
+
+
+REGISTRY = Registry({
+    "testshire-county-council": Publisher("testshire-county-council", "GB-LAE-TST",
+                                          "Testshire County Council", "council"),
+    "testshire-leisure": Publisher("testshire-leisure", "GB-CHC-1999123", "Testshire Leisure Trust",
+                                   "leisure_trust", commissioners=("testshire-county-council",),
+                                   feeds=(Feed("urls", urls=("http://x/a.csv",)),)),
+})
+
+
+@pytest.fixture
+def resolver():
+    return Resolver(REGISTRY)
+
+
+@pytest.mark.parametrize(
+    "record, supplier_id, publisher_id, method",
+    [
+        (PayeeRecord("Foo Ltd", "1234567"), "GB-COH-01234567", None, "id"),
+        (PayeeRecord("Testshire Leisure", None, "1999123"), "GB-CHC-1999123", "testshire-leisure",
+         "id"),
+        (PayeeRecord("TESTSHIRE LEISURE TRUST LIMITED"), "MT-PUB-testshire-leisure",
+         "testshire-leisure", "exact"),
+        (PayeeRecord("Testshire CC"), "MT-PUB-testshire-county-council",
+         "testshire-county-council", "exact"),
+        (PayeeRecord("Barclaycard - Global Commercial Payments"), "MT-barclaycard", None,
+         "curated"),
+        (PayeeRecord("REDACTED PERSONAL DATA"), None, None, "redacted"),
+        (PayeeRecord("*****"), None, None, "redacted"),
+        (PayeeRecord("THIRD PARTY"), None, None, "redacted"),
+        (PayeeRecord("THIRD PARTY LTD"), "MT-third-party", None, "exact"),
+        (PayeeRecord(""), None, None, "none"),
+    ],
+)
+def test_resolution_methods(resolver, record, supplier_id, publisher_id, method):
+    result = resolver.resolve(record)
+    assert (result.supplier_id, result.publisher_id, result.method) == (
+        supplier_id, publisher_id, method)
+
+
+def test_near_identical_names_meet_and_look_alikes_do_not(resolver):
+    first = resolver.resolve(PayeeRecord("Northmoor Building Maintenance Ltd"))
+    typo = resolver.resolve(PayeeRecord("Northmoor Buildng Maintenance Ltd"))
+    cut = resolver.resolve(PayeeRecord("Northmoor Building Maint"))
+    other = resolver.resolve(PayeeRecord("Northmoor Building Society"))
+    assert first.supplier_id == typo.supplier_id == cut.supplier_id == name_id(
+        "northmoor building maintenance")
+    assert typo.method == "fuzzy" and 0.9 < typo.confidence < 1
+    assert other.supplier_id != first.supplier_id
+
+
+def test_curated_non_matches_are_never_joined(resolver):
+    real = resolver.resolve(PayeeRecord("REDACTIVE PUBLISHING LTD"))
+    twin = resolver.resolve(PayeeRecord("REDACTIVE MEDIA SALES LIMITED"))
+    assert real.supplier_id != twin.supplier_id
+
+
+def test_a_numbered_spelling_gives_its_org_id_to_the_same_name_without_one(resolver):
+    resolver.resolve(PayeeRecord("Kirkgate Care Ltd", "7654321"))
+    assert resolver.resolve(PayeeRecord("KIRKGATE CARE LIMITED")).supplier_id == (
+        "GB-COH-07654321")
+
+
+def test_council_alternative_names_link_to_registry_councils():
+    from sources.registry import load_registry
+
+    resolver = Resolver(load_registry())
+    for name in ("Lancashire County Council", "LANCASHIRE CC", "lancashire county"):
+        assert resolver.resolve(PayeeRecord(name)).publisher_id == "lancashire-county-council"
+    assert resolver.resolve(PayeeRecord("Lancaster City Council")).publisher_id == (
+        "lancaster-city-council")

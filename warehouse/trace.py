@@ -1,0 +1,138 @@
+"""Follow money hop by hop from a publisher (or back from a supplier), with each pound's share.
+
+A provider's onward payments are attributed to each source in proportion to what that source
+paid it: if a council paid a provider £60 of the £100 it received from publishers, £0.60 of
+every pound the provider paid out is that council's money. Only payments published here are
+counted: a provider's other income (fees, grants) is not visible, and says so in `passed_on`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from schemas.money import pence_to_pounds
+from warehouse.suppliers import payee_key
+
+Query = Callable[[str, dict], list[dict]]
+
+
+@dataclass
+class Node:
+    """One payee on the trail, with the money that reached it from the start."""
+
+    id: str
+    name: str
+    is_publisher: bool
+    amount_pence: int  # what reached it from the starting publisher (attributed past hop 1)
+    hop: int
+    passed_on: float | None = None  # share of its publisher income it paid out (publishers)
+    children: list["Node"] = field(default_factory=list)
+
+
+def find(query: Query, name_or_id: str) -> tuple[str, str, bool] | None:
+    """(id, name, is_publisher) for a publisher id, a supplier id, or a name as written."""
+    for sql in ("select id, name, 1 from publishers where id = :q",
+                "select id, name, publisher_id is not null from suppliers where id = :q"):
+        rows = query(sql, {"q": name_or_id})
+        if rows:
+            return _found(query, rows[0])
+    key = payee_key(name_or_id)
+    rows = query("select distinct s.id, s.name, s.publisher_id is not null from suppliers s "
+                 "join supplier_aliases a on a.supplier_id = s.id where a.payee_key = :k",
+                 {"k": key})
+    if not rows:
+        rows = [r for r in query("select id, name, 1 from publishers", {})
+                if payee_key(r["name"]) == key]
+    return _found(query, rows[0]) if rows else None
+
+
+def _found(query: Query, row: dict) -> tuple[str, str, bool]:
+    ident, name, publisher = list(row.values())
+    if publisher and not ident.startswith("MT-PUB-"):
+        linked = query("select publisher_id from suppliers where id = :q", {"q": ident})
+        ident = linked[0]["publisher_id"] if linked and linked[0]["publisher_id"] else ident
+    return ident.removeprefix("MT-PUB-"), name, bool(publisher)
+
+
+def downstream(query: Query, publisher_id: str, hops: int = 2, top: int = 5) -> Node:
+    """The trail from a publisher: its biggest payees, and onward through payees that publish."""
+    [start] = query("select id, name from publishers where id = :p", {"p": publisher_id})
+    total = _sum(query, "select sum(amount_pence) as v from flows where payer_id = :p",
+                 publisher_id)
+    root = Node(publisher_id, start["name"], True, total, 0)
+    _expand(query, root, 1.0, hops, top, {publisher_id})
+    return root
+
+
+def _expand(query: Query, node: Node, share: float, hops: int, top: int, seen: set) -> None:
+    if node.hop >= hops:
+        return
+    edges = query("""select f.payee_id, sum(f.amount_pence) as amount, f.payee_is_publisher,
+                        coalesce(p.name, s.name, f.payee_id) as name
+                     from flows f left join publishers p on p.id = f.payee_id
+                     left join suppliers s on s.id = f.payee_id
+                     where f.payer_id = :p group by f.payee_id, f.payee_is_publisher,
+                        coalesce(p.name, s.name, f.payee_id)
+                     order by amount desc""", {"p": node.id})
+    # Publishers first (the trail goes on through them), then the biggest other payees.
+    chosen = [e for e in edges if e["payee_is_publisher"] and e["payee_id"] not in seen]
+    chosen += [e for e in edges if not e["payee_is_publisher"]][:top]
+    for edge in chosen:
+        child = Node(edge["payee_id"], edge["name"], bool(edge["payee_is_publisher"]),
+                     round(edge["amount"] * share), node.hop + 1)
+        node.children.append(child)
+        if child.is_publisher:
+            income = _sum(query, "select sum(amount_pence) as v from flows where payee_id = :p",
+                          child.id)
+            spent = _sum(query, "select sum(amount_pence) as v from flows where payer_id = :p",
+                         child.id)
+            child.passed_on = spent / income if income else None
+            # Spread what reached it over everything it paid out; where it pays out more than
+            # publishers paid it, the rest came from income not published here.
+            base = max(income, spent)
+            onward = edge["amount"] * share / base if base else 0.0
+            _expand(query, child, onward, hops, top, seen | {child.id})
+
+
+def upstream(query: Query, payee_id: str) -> list[dict]:
+    """Who pays this publisher or supplier, by source: [{payer_id, name, amount_pence}]."""
+    return query("""select f.payer_id, p.name, sum(f.amount_pence) as amount_pence
+                    from flows f join publishers p on p.id = f.payer_id
+                    where f.payee_id = :p group by f.payer_id, p.name
+                    order by amount_pence desc""", {"p": payee_id})
+
+
+def _sum(query: Query, sql: str, ident: str) -> int:
+    rows = query(sql, {"p": ident})
+    return int(rows[0]["v"] or 0) if rows else 0
+
+
+def render(root: Node, paid_by: list[dict]) -> str:
+    """The trail as an indented tree for a terminal; past the first hop, amounts are each
+    source's attributed share."""
+    lines = [f"{root.name} ({root.id}) paid {pence_to_pounds(root.amount_pence)} to the payees "
+             "below"]
+    if paid_by:
+        sources = ", ".join(f"{r['name']} {pence_to_pounds(r['amount_pence'])}" for r in paid_by)
+        lines.append(f"  paid by: {sources}")
+    _lines(root, "", lines)
+    return "\n".join(lines)
+
+
+def _passed_on(share: float | None) -> str:
+    if share is None:
+        return "no payments to it published here"
+    if share > 1:
+        return "pays out more than publishers pay it: it has other income"
+    return f"passes on {share:.0%} of what publishers pay it"
+
+
+def _lines(node: Node, indent: str, lines: list[str]) -> None:
+    for index, child in enumerate(node.children):
+        last = index == len(node.children) - 1
+        branch, extend = ("└─ ", "   ") if last else ("├─ ", "│  ")
+        note = ""
+        if child.is_publisher:
+            note = f"  [publishes its spending; {_passed_on(child.passed_on)}]"
+        money = pence_to_pounds(child.amount_pence)
+        lines.append(f"{indent}{branch}{money} → {child.name}{note}")
+        _lines(child, indent + extend, lines)
