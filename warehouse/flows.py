@@ -60,6 +60,7 @@ def _resolve(payees: pd.DataFrame, resolver: Resolver) -> pd.DataFrame:
     # the same name written without a number.
     numbered = payees["company_number"].notna() | payees["charity_number"].notna()
     payees = pd.concat([payees[numbered], payees[~numbered]])
+    resolver.learn(PayeeRecord(name) for name in payees["beneficiary_name"])
     rows = []
     for row in payees.itertuples():
         result = resolver.resolve(PayeeRecord(row.beneficiary_name, _text(row.company_number),

@@ -2,11 +2,13 @@
 
 Every decision records its method (id, curated, exact, fuzzy) and a confidence, and a payee that
 is itself a registry publisher is linked to it, through registry names, org-ids and the
-1,775 alternative council names of the local-authority reference.
+1,775 alternative council names of the local-authority reference. A publisher's supplier id is
+its own org-id, however it was reached.
 """
 
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -17,14 +19,17 @@ import yaml
 
 from schemas.redaction import redaction_reasons
 from sources.registry import Registry
-from warehouse.suppliers import payee_key
+from warehouse.suppliers import alias_keys, leading_part, payee_key
 
 CURATED_PATH = Path(__file__).with_name("curated_suppliers.yaml")
 COUNCIL_NAMES = Path(__file__).with_name("data") / "council_names.csv"
-FUZZY_THRESHOLD = 0.93
-# A shorter spelling that is the start of a longer one is the same organisation only when it
-# is long enough to be specific ("northmoor building maint" vs "... maintenance").
-PREFIX_MIN_CHARS = 14
+# Two names are near-identical when every word pairs with a word this alike, in order.
+WORD_SIMILARITY = 0.85
+# Words that say what kind of council a name is, not which: 'Blackpool Council' is Blackpool.
+COUNCIL_WORDS = frozenset({
+    "council", "borough", "county", "city", "district", "metropolitan", "metro", "mbc", "bc",
+    "cc", "dc", "mdc", "london", "royal"})
+COUNCIL_MARKERS = frozenset({"council", "mbc", "bc", "cc", "dc", "mdc", "borough"})
 # Councils' own abbreviations, tried only when matching a payee to a registry publisher.
 ABBREVIATIONS = {
     "cc": ("county council", "city council"), "mbc": ("metropolitan borough council",),
@@ -78,106 +83,171 @@ def charity_org_id(number: str | None) -> str | None:
     return f"GB-CHC-{int(match.group(1))}" if match else None
 
 
+def council_core(key: str | None) -> str | None:
+    """The place a council's name names: 'blackpool' for 'blackpool borough council', 'torbay
+    council finance' and 'london borough wandsworth' ('of' is already gone) alike."""
+    words = [w for w in (key or "").split() if not w.isdigit()]
+    markers = [i for i, w in enumerate(words) if w in COUNCIL_MARKERS]
+    if not markers:
+        return None
+    before = [w for w in words[: markers[0]] if w not in COUNCIL_WORDS]
+    after = [w for w in words[markers[0] + 1:] if w not in COUNCIL_WORDS]
+    if not before or before in (["london"], ["royal"]):
+        place = after  # 'London Borough of X', 'Royal Borough of X': the place follows
+    elif after:
+        return None  # 'X County Council Pension Fund' is another body, not the council
+    else:
+        place = before
+    return " ".join(place) or None
+
+
 class Resolver:
-    """Resolves payees one by one, remembering the keys it has seen for fuzzy matching."""
+    """Resolves payees one by one, remembering what it has seen for later spellings.
+
+    learn() first, over a whole batch, lets a spelling meet one that declares it as an alias
+    ('DWP' and 'Department for Work & Pensions (DWP)') whatever order they come in.
+    """
 
     def __init__(self, registry: Registry | None = None, curated: Path = CURATED_PATH) -> None:
         self.publisher_by_key: dict[str, str] = {}
+        self.publisher_by_core: dict[str, str | None] = {}
+        self.org_id_of: dict[str, str] = {}  # publisher id -> org-id
         self.publisher_by_org_id: dict[str, str] = {}
         self.curated: dict[str, tuple[str, str | None]] = {}
         self.pseudonyms: set[str] = set()
         self.apart: set[frozenset[str]] = set()
-        self.seen: dict[str, list[str]] = {}  # first word -> keys, for fuzzy blocking
-        self.anchor: dict[str, str] = {}  # key -> supplier id it resolved to
+        self.declared: dict[str, list[str]] = {}  # alias key -> main keys that declared it
+        self.seen: dict[str, list[str]] = {}  # first letters -> keys, for fuzzy blocking
+        self.anchor: dict[str, str] = {}  # key -> supplier id
         if registry is not None:
             self._index_publishers(registry)
         self._load_curated(curated)
+
+    def learn(self, records: Iterable[PayeeRecord]) -> None:
+        """Note the aliases a batch of names declares, before resolving any of them."""
+        for record in records:
+            main = payee_key(record.name)
+            for alias in alias_keys(record.name):
+                self.declared.setdefault(alias, []).append(main)
 
     def resolve(self, record: PayeeRecord) -> Resolution:
         name = (record.name or "").strip()
         if not name:
             return Resolution(None, None, "none", 0.0)
         key = payee_key(name)
-        if _is_redacted(name) or _plain(name) in self.pseudonyms:
+        if _is_redacted(name) or _plain(name) in self.pseudonyms or key is None:
             return Resolution(None, None, "redacted", 1.0)
-        by_id = self._by_number(record, key)
-        if by_id:
-            return by_id
-        if key in self.curated:
-            supplier_id, publisher_id = self.curated[key]
-            return Resolution(supplier_id, publisher_id, "curated", 1.0, key)
-        publisher_id = self._publisher_named(key)
-        if publisher_id:
-            return Resolution(f"MT-PUB-{publisher_id}", publisher_id, "exact", 0.97, key)
-        if key in self.anchor:
-            return Resolution(self.anchor[key], self._publisher_of(self.anchor[key]), "exact",
-                              0.95, key)
-        return self._fuzzy_or_new(key)
+        keys = self._candidates(name, key)
+        result = (self._by_number(record, key) or self._curated(keys, key)
+                  or self._publisher(keys, key) or self._known(keys, key)
+                  or self._fuzzy(key) or Resolution(name_id(key), None, "exact", 0.9, key))
+        for candidate in keys:
+            self._remember(candidate, result.supplier_id)
+        return result
 
-    def _publisher_named(self, key: str) -> str | None:
-        """The publisher a key names, reading council abbreviations ('Leeds CC', 'Bury MBC')."""
-        words = key.rsplit(" ", 1)
-        expansions = ABBREVIATIONS.get(words[-1], ()) if len(words) == 2 else ()
-        for candidate in (key, *(f"{words[0]} {full}" for full in expansions)):
-            if candidate in self.publisher_by_key:
-                return self.publisher_by_key[candidate]
-        return None
+    def _candidates(self, name: str, key: str) -> list[str]:
+        """Keys this payee may be known by: its own, an acronym it declares or is declared
+        for, what precedes a '-' qualifier, its council's place, and its letters without
+        spaces ('Wilfward' for 'Wilf Ward')."""
+        keys = [key, *alias_keys(name), *self.declared.get(key, []), leading_part(name)]
+        core = council_core(key)
+        if core:
+            keys.append(f"council {core}")
+        keys.append("~" + key.replace(" ", ""))
+        return [k for k in dict.fromkeys(keys) if k]
 
     def _by_number(self, record: PayeeRecord, key: str) -> Resolution | None:
         org_id = company_org_id(record.company_number) or charity_org_id(record.charity_number)
         if not org_id:
             return None
         publisher_id = self.publisher_by_org_id.get(org_id) or self.publisher_by_key.get(key)
-        self._remember(key, org_id)
+        if publisher_id:
+            org_id = self.org_id_of[publisher_id]
         return Resolution(org_id, publisher_id, "id", 1.0, key)
 
-    def _fuzzy_or_new(self, key: str) -> Resolution:
-        best, score = self._closest(key)
-        if best is not None:
-            supplier_id = self.anchor[best]
-            self._remember(key, supplier_id)
-            return Resolution(supplier_id, self._publisher_of(supplier_id), "fuzzy",
-                              round(score, 3), key)
-        supplier_id = name_id(key)
-        self._remember(key, supplier_id)
-        return Resolution(supplier_id, None, "exact", 0.9, key)
+    def _curated(self, keys: list[str], key: str) -> Resolution | None:
+        for candidate in keys:
+            if candidate in self.curated:
+                supplier_id, publisher_id = self.curated[candidate]
+                return Resolution(supplier_id, publisher_id, "curated", 1.0, key)
+        return None
 
-    def _closest(self, key: str) -> tuple[str | None, float]:
+    def _publisher(self, keys: list[str], key: str) -> Resolution | None:
+        for candidate in keys:
+            publisher_id = self._publisher_named(candidate)
+            if publisher_id:
+                confidence = 0.97 if candidate == key else 0.93
+                return Resolution(self.org_id_of[publisher_id], publisher_id, "exact",
+                                  confidence, key)
+        return None
+
+    def _publisher_named(self, key: str) -> str | None:
+        """The publisher a key names, reading council abbreviations ('Leeds CC', 'Bury MBC')
+        and councils written without their type ('Blackpool Council')."""
+        if key in self.publisher_by_key:
+            return self.publisher_by_key[key]
+        words = key.rsplit(" ", 1)
+        for full in ABBREVIATIONS.get(words[-1], ()) if len(words) == 2 else ():
+            if f"{words[0]} {full}" in self.publisher_by_key:
+                return self.publisher_by_key[f"{words[0]} {full}"]
+        core = council_core(key)
+        return self.publisher_by_core.get(core) if core else None
+
+    def _known(self, keys: list[str], key: str) -> Resolution | None:
+        for candidate in keys:
+            if candidate in self.anchor:
+                supplier_id = self.anchor[candidate]
+                confidence = 0.95 if candidate == key else 0.9
+                return Resolution(supplier_id, self.publisher_by_org_id.get(supplier_id),
+                                  "exact", confidence, key)
+        return None
+
+    def _fuzzy(self, key: str) -> Resolution | None:
         best, best_score = None, 0.0
-        for other in self.seen.get(key.split(" ")[0], ()):
+        for other in self.seen.get(_block(key), ()):
             if frozenset((key, other)) in self.apart:
                 continue
-            score = _similarity(key, other)
+            score = similarity(key, other)
             if score > best_score:
                 best, best_score = other, score
-        return (best, best_score) if best_score >= FUZZY_THRESHOLD else (None, 0.0)
+        if best is None:
+            return None
+        supplier_id = self.anchor[best]
+        return Resolution(supplier_id, self.publisher_by_org_id.get(supplier_id), "fuzzy",
+                          round(best_score, 3), key)
 
-    def _remember(self, key: str, supplier_id: str) -> None:
-        if key and key not in self.anchor:
+    def _remember(self, key: str, supplier_id: str | None) -> None:
+        if key and supplier_id and key not in self.anchor:
             self.anchor[key] = supplier_id
-            self.seen.setdefault(key.split(" ")[0], []).append(key)
-
-    def _publisher_of(self, supplier_id: str) -> str | None:
-        if supplier_id.startswith("MT-PUB-"):
-            return supplier_id.removeprefix("MT-PUB-")
-        return self.publisher_by_org_id.get(supplier_id)
+            if not key.startswith("~"):
+                self.seen.setdefault(_block(key), []).append(key)
 
     def _index_publishers(self, registry: Registry) -> None:
         codes = _council_names()
+        cores: dict[str, set[str]] = {}
         for publisher in registry:
+            self.org_id_of[publisher.id] = publisher.org_id
             self.publisher_by_org_id[publisher.org_id] = publisher.id
-            for name in (publisher.name, *codes.get(publisher.org_id, ())):
+            names = (publisher.name, *codes.get(publisher.org_id, ()))
+            for name in names:
                 key = payee_key(name)
                 if key:
                     self.publisher_by_key.setdefault(key, publisher.id)
-                    self._remember(key, f"MT-PUB-{publisher.id}")
+                    if publisher.kind == "council":
+                        place = council_core(key) or " ".join(
+                            w for w in key.split() if w not in COUNCIL_WORDS)
+                        cores.setdefault(place, set()).add(publisher.id)
+        # A place two councils share ('Durham') names neither.
+        self.publisher_by_core = {core: ids.pop() for core, ids in cores.items()
+                                  if core and len(ids) == 1}
 
     def _load_curated(self, path: Path) -> None:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         for entry in data.get("matches") or []:
             publisher_id = entry.get("publisher_id")
             supplier_id = entry.get("org_id") or (
-                f"MT-PUB-{publisher_id}" if publisher_id else name_id(payee_key(entry["name"])))
+                self.org_id_of.get(publisher_id) if publisher_id else None) or name_id(
+                payee_key(entry["name"]))
             for spelling in [entry["name"], *entry.get("spellings", [])]:
                 self.curated[payee_key(spelling)] = (supplier_id, publisher_id)
         # Compared as written (bar case and spacing): THIRD PARTY LTD is a real company.
@@ -186,11 +256,31 @@ class Resolver:
             self.apart.add(frozenset((payee_key(left), payee_key(right))))
 
 
-def _similarity(key: str, other: str) -> float:
-    shorter, longer = sorted((key, other), key=len)
-    if len(shorter) >= PREFIX_MIN_CHARS and " " in shorter and longer.startswith(shorter):
-        return FUZZY_THRESHOLD
+def similarity(key: str, other: str) -> float:
+    """How alike two keys are, word by word: 0 unless they have the same words in the same
+    order, each pair alike (a typo) or the last one cut short, and the same numbers."""
+    words, others = key.split(), other.split()
+    if len(words) != len(others) or key == other:
+        return 0.0
+    if [w for w in words if any(c.isdigit() for c in w)] != [
+            w for w in others if any(c.isdigit() for c in w)]:
+        return 0.0
+    for index, (word, twin) in enumerate(zip(words, others, strict=True)):
+        if word == twin:
+            continue
+        short, long = sorted((word, twin), key=len)
+        truncated = index == len(words) - 1 and len(short) >= 3 and long.startswith(short)
+        alike = min(len(word), len(twin)) >= 4 and SequenceMatcher(
+            None, word, twin).ratio() >= WORD_SIMILARITY
+        if not (truncated or alike):
+            return 0.0
     return SequenceMatcher(None, key, other, autojunk=False).ratio()
+
+
+def _block(key: str) -> str:
+    # Candidates for a fuzzy match share their first three letters: cheap, and a typo later
+    # in the first word ('Pinsents' for 'Pinsent') still finds its twin.
+    return key[:3]
 
 
 def _plain(name: str) -> str:

@@ -2,30 +2,82 @@
 
 import re
 import unicodedata
-from collections.abc import Iterable
-
-from sources.registry import Publisher
 
 # Legal-form and filler words that do not tell two organisations apart.
-_SUFFIXES = re.compile(r"\b(limited|ltd|plc|llp|lp|cic|cio|co|company|inc|the|and)\b")
+_SUFFIXES = re.compile(
+    r"\b(limited|ltd|plc|llp|lp|cic|cio|co|company|inc|the|and|of|for|group|holdings|uk)\b")
+# Abbreviations publishers' finance systems use for ordinary words.
+ABBREVIATED = {
+    "dept": "department", "depts": "department", "assoc": "association", "assn": "association",
+    "servs": "services", "srv": "services", "srvs": "services", "svcs": "services",
+    "ins": "insurance", "intl": "international", "natl": "national", "govt": "government",
+    "mgmt": "management", "mgt": "management", "univ": "university", "hosp": "hospital",
+    "hlth": "health", "mntl": "mental", "sth": "south", "nth": "north", "cncl": "council",
+    "coun": "council", "dist": "district", "metro": "metropolitan", "auth": "authority",
+    "prfssnl": "professional",
+}
 _TRADING_AS = re.compile(r"\b(t/a|ta|trading as)\b.*$")
-_BRACKETS = re.compile(r"\([^)]*\)")
+_BRACKETS = re.compile(r"\([^)]*\)?")
+_APOSTROPHES = re.compile(r"['’`´]")
 _PUNCT = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
+_INITIALS = re.compile(r"\b(?:[a-z] ){1,}[a-z]\b")
+_BRACKETED = re.compile(r"\(([^)]*)\)")
+# Reference numbers publishers append: '[17340]', masked bank references '_****3201'.
+_NOISE = re.compile(r"\[[^\]]*\]|_?\*{2,}\w*")
+_INITIAL_SKIP = frozenset({"of", "for", "and", "the", "to", "in", "on"})
+
+
+def _ascii(name: str) -> str:
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
 
 
 def payee_key(name: str | None) -> str | None:
     """A comparison key: 'The Northmoor Leisure Trust Ltd (T/A Active Northmoor)' and
-    'NORTHMOOR LEISURE TRUST LIMITED' both become 'northmoor leisure trust'."""
+    'NORTHMOOR LEISURE TRUST LIMITED' both become 'northmoor leisure trust'; "Barnardo's"
+    and 'BARNARDOS' meet, and so do 'A D T Fire' and 'ADT Fire'."""
     if not name:
         return None
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+    text = _ascii(_APOSTROPHES.sub("", _NOISE.sub(" ", name)))
     text = _TRADING_AS.sub("", _BRACKETS.sub(" ", text.replace("&", " and ")))
-    text = _PUNCT.sub(" ", text)
+    text = _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
+    text = _INITIALS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = " ".join(ABBREVIATED.get(word, word) for word in text.split())
     text = _SUFFIXES.sub(" ", text)
-    return _SPACES.sub(" ", text).strip() or None
+    words = text.split()
+    # A legal form cut short by a column width ('Biffa Waste Services Limi') is still one.
+    if len(words) > 1 and len(words[-1]) >= 3 and any(
+            full.startswith(words[-1]) for full in ("limited", "company", "holdings")):
+        words = words[:-1]
+    return " ".join(words) or None
 
 
-def publisher_keys(publishers: Iterable[Publisher]) -> dict[str, str]:
-    """payee_key of each publisher's name → publisher id, for spotting payees that publish."""
-    return {key: p.id for p in publishers if (key := payee_key(p.name))}
+def alias_keys(name: str | None) -> list[str]:
+    """An acronym a name declares for itself, or the full name an acronym declares:
+    'Department for Work & Pensions (DWP)' gives 'dwp', 'SCC (Specialist Computer Centres)'
+    gives 'specialist computer centres'. A bracket that is not its acronym ('(Leeds)') is not
+    an alias."""
+    main = payee_key(name)
+    if not name or not main:
+        return []
+    keys = []
+    for inner in _BRACKETED.findall(name):
+        other = payee_key(inner)
+        if other and other != main and (_initials(main) == other or _initials(other) == main):
+            keys.append(other)
+    return list(dict.fromkeys(keys))
+
+
+def leading_part(name: str | None) -> str | None:
+    """What comes before a '-' qualifier: 'Gateshead Council - General Purchasing Wallet',
+    'EXETER CITY COUNCIL-TRADE REFUSE', 'NPOWER DIRECT LTD-GAS BILLS ONLY'."""
+    if not name or "-" not in name:
+        return None
+    leading = payee_key(name.split("-", 1)[0])
+    # One word before a hyphen is more likely a double-barrelled name than a qualifier.
+    return leading if leading and " " in leading else None
+
+
+def _initials(key: str) -> str:
+    words = [w for w in key.split() if w not in _INITIAL_SKIP]
+    return "".join(w[0] for w in words) if len(words) > 1 else ""

@@ -28,8 +28,16 @@ from warehouse.suppliers import payee_key
         ("Northmoor Leisure Trust trading as Active Northmoor", "northmoor leisure trust"),
         ("NORTHMOOR LEISURE TRUST T/A ACTIVE NORTHMOOR", "northmoor leisure trust"),
         ("  Moorland   Energy-Supply Ltd  ", "moorland energy supply"),
-        ("Café Nero Group Ltd", "cafe nero group"),
-        ("Neville´s Kitchen", "neville s kitchen"),
+        ("Café Nero Group Ltd", "cafe nero"),
+        ("Neville´s Kitchen", "nevilles kitchen"),
+        ("BARNARDO'S", "barnardos"),
+        ("A D T FIRE & SECURITY", "adt fire security"),
+        ("Dept for Work and Pensions", "department work pensions"),
+        ("DEPARTMENT OF WORK & PENSIONS", "department work pensions"),
+        ("Capita Business Servs", "capita business services"),
+        ("Biffa Waste Services Limi", "biffa waste services"),
+        ("LANCASTER CITY COUNCIL [17340]", "lancaster city council"),
+        ("ROYAL MAIL GROUP LTD_****3201", "royal mail"),
         ("LANCASHIRE COUNTY COUNCIL (200398)", "lancashire county council"),
         ("", None),
         (None, None),
@@ -79,10 +87,15 @@ def resolver():
         (PayeeRecord("Foo Ltd", "1234567"), "GB-COH-01234567", None, "id"),
         (PayeeRecord("Testshire Leisure", None, "1999123"), "GB-CHC-1999123", "testshire-leisure",
          "id"),
-        (PayeeRecord("TESTSHIRE LEISURE TRUST LIMITED"), "MT-PUB-testshire-leisure",
-         "testshire-leisure", "exact"),
-        (PayeeRecord("Testshire CC"), "MT-PUB-testshire-county-council",
+        # A publisher is one supplier, its org-id, however the payee reached it.
+        (PayeeRecord("TESTSHIRE LEISURE TRUST LIMITED"), "GB-CHC-1999123", "testshire-leisure",
+         "exact"),
+        (PayeeRecord("Testshire CC"), "GB-LAE-TST", "testshire-county-council", "exact"),
+        (PayeeRecord("TESTSHIRE COUNCIL"), "GB-LAE-TST", "testshire-county-council", "exact"),
+        (PayeeRecord("Testshire County Council - Payroll"), "GB-LAE-TST",
          "testshire-county-council", "exact"),
+        (PayeeRecord("Testshire County Council Pension Fund"),
+         "MT-testshire-county-council-pension-fund", None, "exact"),
         (PayeeRecord("Barclaycard - Global Commercial Payments"), "MT-barclaycard", None,
          "curated"),
         (PayeeRecord("REDACTED PERSONAL DATA"), None, None, "redacted"),
@@ -107,6 +120,34 @@ def test_near_identical_names_meet_and_look_alikes_do_not(resolver):
         "northmoor building maintenance")
     assert typo.method == "fuzzy" and 0.9 < typo.confidence < 1
     assert other.supplier_id != first.supplier_id
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [("Department for Work & Pensions (DWP)", "DWP"),
+     ("SCC (SPECIALIST COMPUTER CENTRES PLC)", "Specialist Computer Centres plc"),
+     ("WILF WARD FAMILY TRUST", "Wilfward Family Trust"),
+     ("PINSENT MASONS", "PINSENTS MASONS"),
+     ("NPOWER DIRECT LTD", "NPOWER DIRECT LTD-GAS BILLS ONLY")],
+)
+def test_declared_acronyms_run_together_words_typos_and_qualifiers_meet(first, second):
+    resolver = Resolver(REGISTRY)
+    resolver.learn([PayeeRecord(first), PayeeRecord(second)])
+    assert resolver.resolve(PayeeRecord(second)).supplier_id == resolver.resolve(
+        PayeeRecord(first)).supplier_id
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [("CORONA ENERGY RETAIL 4 LTD", "CORONA ENERGY RETAIL 3 LIMITED"),
+     ("University of Chester", "UNIVERSITY OF CHICHESTER"),
+     ("CARE & REPAIR (LEEDS) LTD", "D.I.A.L. (Leeds) Ltd"),
+     ("Newcastle upon Tyne", "Newcastle Upon Tyne Hospitals NHS Trust")],
+)
+def test_look_alikes_stay_apart(first, second):
+    resolver = Resolver(REGISTRY)
+    assert resolver.resolve(PayeeRecord(first)).supplier_id != resolver.resolve(
+        PayeeRecord(second)).supplier_id
 
 
 def test_curated_non_matches_are_never_joined(resolver):
