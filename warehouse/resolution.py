@@ -19,7 +19,7 @@ import yaml
 
 from schemas.redaction import redaction_reasons
 from sources.registry import Registry
-from warehouse.suppliers import alias_keys, leading_part, payee_key
+from warehouse.suppliers import acronyms, alias_keys, leading_part, payee_key
 
 CURATED_PATH = Path(__file__).with_name("curated_suppliers.yaml")
 COUNCIL_NAMES = Path(__file__).with_name("data") / "council_names.csv"
@@ -229,6 +229,10 @@ class Resolver:
             self.org_id_of[publisher.id] = publisher.org_id
             self.publisher_by_org_id[publisher.org_id] = publisher.id
             names = (publisher.name, *codes.get(publisher.org_id, ()))
+            if publisher.kind not in ("council", "combined_authority"):
+                # Public bodies go by their initials (DfE, DWP, TfL); councils' initials clash.
+                for initials in acronyms(publisher.name):
+                    self.publisher_by_key.setdefault(initials, publisher.id)
             for name in names:
                 key = payee_key(name)
                 if key:

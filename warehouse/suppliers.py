@@ -14,8 +14,9 @@ ABBREVIATED = {
     "mgmt": "management", "mgt": "management", "univ": "university", "hosp": "hospital",
     "hlth": "health", "mntl": "mental", "sth": "south", "nth": "north", "cncl": "council",
     "coun": "council", "dist": "district", "metro": "metropolitan", "auth": "authority",
-    "prfssnl": "professional",
+    "prfssnl": "professional", "ft": "foundation trust", "nhs": "",
 }
+CUT_SHORT = ("limited", "company", "holdings", "group")
 _TRADING_AS = re.compile(r"\b(t/a|ta|trading as)\b.*$")
 _BRACKETS = re.compile(r"\([^)]*\)?")
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -45,9 +46,9 @@ def payee_key(name: str | None) -> str | None:
     text = " ".join(ABBREVIATED.get(word, word) for word in text.split())
     text = _SUFFIXES.sub(" ", text)
     words = text.split()
-    # A legal form cut short by a column width ('Biffa Waste Services Limi') is still one.
-    if len(words) > 1 and len(words[-1]) >= 3 and any(
-            full.startswith(words[-1]) for full in ("limited", "company", "holdings")):
+    # A legal form cut short by a column width ('Biffa Waste Services Limi', '... Lt',
+    # 'Premier Paper Grou') is still one.
+    if len(words) > 2 and any(full.startswith(words[-1]) for full in CUT_SHORT):
         words = words[:-1]
     return " ".join(words) or None
 
@@ -81,3 +82,13 @@ def leading_part(name: str | None) -> str | None:
 def _initials(key: str) -> str:
     words = [w for w in key.split() if w not in _INITIAL_SKIP]
     return "".join(w[0] for w in words) if len(words) > 1 else ""
+
+
+def acronyms(name: str) -> list[str]:
+    """The initials a body's name gives, with and without its small words: 'Department for
+    Education' gives 'de' and 'dfe'; only those of three letters or more are kept."""
+    words = [w for w in _SPACES.sub(" ", _PUNCT.sub(" ", _ascii(name.replace("&", " and "))))
+             .split() if w not in ("the", "ltd", "limited", "plc")]
+    found = {"".join(w[0] for w in words),
+             "".join(w[0] for w in words if w not in _INITIAL_SKIP)}
+    return sorted(a for a in found if len(a) >= 3 and len(words) > 2)
