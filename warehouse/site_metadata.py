@@ -144,7 +144,9 @@ def _tables() -> dict:
             "description": "One row per payment line; every row links to the published file "
                            "(source_url) and its row (source_row).",
             "columns": columns,
-            "facets": ["service", "month", "expense_type", "redaction_reason"],
+            # Counted from the summary tables unless other filters apply (see the plugin).
+            "facets": [{"summary": "service"}, {"summary": "month"},
+                       {"summary": "expense_type"}, "redaction_reason"],
             "sort_desc": "amount_pence",
             "fts_table": "payments_fts", "fts_pk": "id",
             "label_column": "beneficiary_name",

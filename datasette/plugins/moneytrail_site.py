@@ -6,6 +6,8 @@ from pathlib import PurePosixPath
 from urllib.parse import quote, unquote, urlencode
 
 from datasette import hookimpl
+from datasette.facets import ColumnFacet
+from datasette.utils import path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
@@ -16,6 +18,69 @@ from warehouse.trace import downstream
 
 COMBINED = "moneytrail"
 NOT_STATED = "(not stated)"
+# Payment facets the summary tables already count: column -> summary table.
+SUMMARY_TABLES = {"service": "spend_by_service", "month": "spend_by_month",
+                  "expense_type": "spend_by_expense_type"}
+# Query-string keys that do not change which payments are counted.
+NEUTRAL_ARGS = ("_facet", "_size", "_sort", "_next", "_labels", "_nocount", "_trace", "_col",
+                "_nocol", "_nofacet", "_shape", "_json", "_nl")
+
+
+class SummaryFacet(ColumnFacet):
+    """A facet on payments answered from the summary tables when nothing but the publisher
+    filters the rows, so it stays fast at millions of payments; any other filter or search
+    falls back to counting, exactly as Datasette's column facet does."""
+
+    type = "summary"
+
+    async def facet_results(self):
+        where = self._publisher_only()
+        configs = self.get_configs()
+        columns = [c["config"].get("column") or c["config"]["simple"] for c in configs]
+        if self.table != "payments" or where is None or not set(columns) <= set(SUMMARY_TABLES):
+            return await super().facet_results()
+        results = []
+        for source_and_config, column in zip(configs, columns, strict=True):
+            results.append(await self._from_summary(column, where, source_and_config["source"]))
+        return results, []
+
+    def _publisher_only(self) -> tuple[str, dict] | None:
+        clauses, params = [], {}
+        for key, value in self.get_querystring_pairs():
+            if key.startswith(NEUTRAL_ARGS):
+                continue
+            if key in ("publisher_id", "publisher_id__exact"):
+                clauses.append("publisher_id = :publisher_id")
+                params["publisher_id"] = value
+                continue
+            return None
+        return (" where " + " and ".join(clauses) if clauses else ""), params
+
+    async def _from_summary(self, column: str, where: tuple[str, dict], source: str) -> dict:
+        size = self.get_facet_size()
+        sql = (f"select {column} as value, sum(payments) as count from {SUMMARY_TABLES[column]}"
+               f"{where[0]} group by {column} order by count desc, value limit {size + 1}")
+        rows = (await self.ds.execute(self.database, sql, where[1])).rows
+        pairs = self.get_querystring_pairs()
+        values = []
+        for row in rows[:size]:
+            selected = (column, str(row["value"])) in pairs
+            toggle = (path_with_removed_args(self.request, {column: str(row["value"])})
+                      if selected else path_with_added_args(self.request,
+                                                            {column: row["value"]}))
+            values.append({"value": row["value"], "label": row["value"], "count": row["count"],
+                           "toggle_url": self.ds.absolute_url(self.request,
+                                                              self.ds.urls.path(toggle)),
+                           "selected": selected})
+        return {"name": column, "type": self.type, "hideable": source != "metadata",
+                "toggle_url": self.ds.urls.path(path_with_removed_args(
+                    self.request, {"_facet_summary": column})),
+                "results": values, "truncated": len(rows) > size}
+
+
+@hookimpl
+def register_facet_classes():
+    return [SummaryFacet]
 
 
 @hookimpl
