@@ -151,9 +151,16 @@ def _derive(db: sqlite3.Connection, engine: sa.Engine, published: dict) -> None:
         db.executemany("insert into scorecard values (?,?,?,?,?,?)",
                        [(publisher_id, *card) for card in cards])
     db.execute(scorecard.SUMMARY_SQL)
+    _index(db)
+
+
+def _index(db: sqlite3.Connection) -> None:
+    """Full-text search, an index per faceted column, and the flow lookups by payee."""
     db.execute("insert into payments_fts(payments_fts) values ('rebuild')")
     for column in FACETS:
         db.execute(f"create index payments_{column} on payments({column})")
+    db.execute("create index flows_payee on flows(payee_id, payer_id)")
+    db.execute("create index supplier_aliases_supplier on supplier_aliases(supplier_id)")
     db.execute("analyze")
 
 
@@ -174,10 +181,7 @@ def _cut(combined: Path, target: Path, publisher_id: str) -> None:
                        f"{CUT.get(table, 'publisher_id = :p')}", {"p": publisher_id})
         db.commit()
         db.execute("detach database whole")
-        db.execute("insert into payments_fts(payments_fts) values ('rebuild')")
-        for column in FACETS:
-            db.execute(f"create index payments_{column} on payments({column})")
-        db.execute("analyze")
+        _index(db)
 
 
 # How each table is cut down to one publisher's rows (default: its publisher_id).

@@ -133,3 +133,4 @@ flows = sa.Table(
     sa.Column("payments", sa.BigInteger, nullable=False),
     sa.Column("amount_pence", sa.BigInteger, nullable=False),
 )
+sa.Index("flows_payee", flows.c.payee_id)
