@@ -22,6 +22,16 @@ def _rules() -> tuple[str, list[tuple[str, str]], str]:
     return markers, reasons, data["default"]
 
 
+@lru_cache(maxsize=1)
+def _marker_pattern() -> re.Pattern:
+    return re.compile(_rules()[0], re.IGNORECASE)
+
+
+def is_redaction_marker(payee: str | None) -> bool:
+    """The same test as redaction_reasons, for one value (used name by name in resolution)."""
+    return bool(payee) and _marker_pattern().search(payee.strip()) is not None
+
+
 def redaction_reasons(payees: pd.Series) -> pd.Series:
     """The redaction reason for each payee that is a redaction marker, NA for the rest."""
     markers, reasons, default = _rules()

@@ -14,10 +14,9 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
-from schemas.redaction import redaction_reasons
+from schemas.redaction import is_redaction_marker
 from sources.registry import Registry
 from warehouse.suppliers import acronyms, alias_keys, leading_part, payee_key
 
@@ -135,7 +134,7 @@ class Resolver:
         if not name:
             return Resolution(None, None, "none", 0.0)
         key = payee_key(name)
-        if _is_redacted(name) or _plain(name) in self.pseudonyms or key is None:
+        if is_redaction_marker(name) or _plain(name) in self.pseudonyms or key is None:
             return Resolution(None, None, "redacted", 1.0)
         keys = self._candidates(name, key)
         result = (self._by_number(record, key) or self._curated(keys, key)
@@ -289,10 +288,6 @@ def _block(key: str) -> str:
 
 def _plain(name: str) -> str:
     return " ".join(name.casefold().split())
-
-
-def _is_redacted(name: str) -> bool:
-    return bool(redaction_reasons(pd.Series([name], dtype="string")).notna().iloc[0])
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ select p.id, p.name, p.kind, p.org_id, p.population,
        (select count(*) from files f where f.publisher_id = p.id
           and f.status in ('current', 'withdrawn')),
        (select count(*) from quarantine q where q.publisher_id = p.id),
-       coalesce(t.redacted, 0),
+       coalesce(t.redacted, 0), coalesce(t.redacted_pence, 0),
        (select max(fetched_at) from files f where f.publisher_id = p.id),
        (select round(avg(score)) from scorecard s where s.publisher_id = p.id
           and s.score is not null),
@@ -28,7 +28,8 @@ select p.id, p.name, p.kind, p.org_id, p.population,
 from publishers p left join (
     select publisher_id, count(*) as payments, sum(amount_pence) as total,
            min(payment_date) as date_min, max(payment_date) as date_max,
-           sum(redaction_reason is not null) as redacted
+           sum(redaction_reason is not null) as redacted,
+           sum(case when redaction_reason is not null then amount_pence end) as redacted_pence
     from payments group by publisher_id) t on t.publisher_id = p.id
 """
 

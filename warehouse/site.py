@@ -160,7 +160,13 @@ def _index(db: sqlite3.Connection) -> None:
     for column in FACETS:
         db.execute(f"create index payments_{column} on payments({column})")
     db.execute("create index flows_payee on flows(payee_id, payer_id)")
+    db.execute("create index flow_totals_payee on flow_totals(payee_id)")
+    db.execute("create index flow_totals_biggest on flow_totals(payer_id, payee_is_publisher, "
+               "amount_pence)")
     db.execute("create index supplier_aliases_supplier on supplier_aliases(supplier_id)")
+    # The supplier page sums a supplier's payments by publisher and year from this alone.
+    db.execute("create index payments_supplier_totals on payments(supplier_id, publisher_id, "
+               "payment_date, amount_pence)")
     db.execute("analyze")
 
 
@@ -188,6 +194,7 @@ def _cut(combined: Path, target: Path, publisher_id: str) -> None:
 CUT = {
     "publishers": "id = :p",
     "flows": "payer_id = :p",
+    "flow_totals": "payer_id = :p",
     "publisher_flows": "payer_id = :p or payee_id = :p",
     "suppliers": "id in (select supplier_id from whole.supplier_aliases where publisher_id = :p)",
 }

@@ -52,6 +52,9 @@ TABLES = {
         payer_id text references publishers(id), payee_id text, period text,
         payee_is_publisher integer, hop integer, payments integer, amount_pence integer,
         primary key (payer_id, payee_id, period))""",
+    "flow_totals": """create table flow_totals (
+        payer_id text references publishers(id), payee_id text, payee_is_publisher integer,
+        payments integer, amount_pence integer, primary key (payer_id, payee_id))""",
     "publisher_flows": """create table publisher_flows (
         payer_id text references publishers(id), payee_id text references publishers(id),
         payments integer, total_pence integer, primary key (payer_id, payee_id))""",
@@ -62,7 +65,8 @@ TABLES = {
         publisher_id text primary key references publishers(id), name text, kind text,
         org_id text, population integer, payments integer, total_pence integer,
         per_resident_pence integer, passed_on_pence integer, date_min text, date_max text,
-        files integer, quarantined integer, redacted integer, last_updated text,
+        files integer, quarantined integer, redacted integer, redacted_pence integer,
+        last_updated text,
         score integer, status text, status_message text)""",
     "payments_fts": """create virtual table payments_fts using fts5(
         beneficiary_name, purpose, content='payments', content_rowid='id')""",
@@ -88,6 +92,8 @@ SUMMARIES = (
        from payments p left join suppliers s on s.id = p.supplier_id
        where p.beneficiary_name is not null
        group by p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name)""",
+    """insert into flow_totals select payer_id, payee_id, max(payee_is_publisher), sum(payments),
+       sum(amount_pence) from flows group by payer_id, payee_id""",
     """insert into publisher_flows select payer_id, payee_id, sum(payments), sum(amount_pence)
        from flows where payee_is_publisher group by payer_id, payee_id""",
 )

@@ -53,44 +53,60 @@ def _found(query: Query, row: dict) -> tuple[str, str, bool]:
     return ident.removeprefix("MT-PUB-"), name, bool(publisher)
 
 
-def downstream(query: Query, publisher_id: str, hops: int = 2, top: int = 5) -> Node:
-    """The trail from a publisher: its biggest payees, and onward through payees that publish."""
+def downstream(query: Query, publisher_id: str, hops: int = 2, top: int = 5,
+               edges: str = "flows") -> Node:
+    """The trail from a publisher: its biggest payees, and onward through payees that publish.
+
+    `edges` is the table of payer → payee amounts: the warehouse's `flows` (per month), or the
+    site's `flow_totals` (already summed), which is what keeps landing pages fast.
+    """
     [start] = query("select id, name from publishers where id = :p", {"p": publisher_id})
-    total = _sum(query, "select sum(amount_pence) as v from flows where payer_id = :p",
+    total = _sum(query, f"select sum(amount_pence) as v from {edges} where payer_id = :p",
                  publisher_id)
     root = Node(publisher_id, start["name"], True, total, 0)
-    _expand(query, root, 1.0, hops, top, {publisher_id})
+    _expand(query, root, 1.0, hops, top, {publisher_id}, edges)
     return root
 
 
-def _expand(query: Query, node: Node, share: float, hops: int, top: int, seen: set) -> None:
+def _edges(query: Query, payer: str, publishers: bool, top: int, edges: str) -> list[dict]:
+    limit = "" if publishers else f"limit {int(top)}"
+    # The site's flow_totals has one row per payer and payee, so its index gives the biggest
+    # payees at once; the warehouse's monthly flows are summed first.
+    amount = "amount_pence" if edges == "flow_totals" else "sum(amount_pence)"
+    group = "" if edges == "flow_totals" else "group by payee_id"
+    rows = query(f"""select payee_id, {amount} as amount from {edges}
+                     where payer_id = :p and payee_is_publisher = :publishers {group}
+                     order by amount desc {limit}""", {"p": payer, "publishers": publishers})
+    for row in rows:
+        row["payee_is_publisher"] = publishers
+        row["name"] = query("select coalesce((select name from publishers where id = :i), "
+                            "(select name from suppliers where id = :i), :i) as name",
+                            {"i": row["payee_id"]})[0]["name"]
+    return rows
+
+
+def _expand(query: Query, node: Node, share: float, hops: int, top: int, seen: set,
+            edges: str) -> None:
     if node.hop >= hops:
         return
-    edges = query("""select f.payee_id, sum(f.amount_pence) as amount, f.payee_is_publisher,
-                        coalesce(p.name, s.name, f.payee_id) as name
-                     from flows f left join publishers p on p.id = f.payee_id
-                     left join suppliers s on s.id = f.payee_id
-                     where f.payer_id = :p group by f.payee_id, f.payee_is_publisher,
-                        coalesce(p.name, s.name, f.payee_id)
-                     order by amount desc""", {"p": node.id})
     # Publishers first (the trail goes on through them), then the biggest other payees.
-    chosen = [e for e in edges if e["payee_is_publisher"] and e["payee_id"] not in seen]
-    chosen += [e for e in edges if not e["payee_is_publisher"]][:top]
+    chosen = [e for e in _edges(query, node.id, True, top, edges) if e["payee_id"] not in seen]
+    chosen += _edges(query, node.id, False, top, edges)
     for edge in chosen:
         child = Node(edge["payee_id"], edge["name"], bool(edge["payee_is_publisher"]),
                      round(edge["amount"] * share), node.hop + 1)
         node.children.append(child)
         if child.is_publisher:
-            income = _sum(query, "select sum(amount_pence) as v from flows where payee_id = :p",
-                          child.id)
-            spent = _sum(query, "select sum(amount_pence) as v from flows where payer_id = :p",
-                         child.id)
+            income = _sum(query, f"select sum(amount_pence) as v from {edges} "
+                                 "where payee_id = :p", child.id)
+            spent = _sum(query, f"select sum(amount_pence) as v from {edges} "
+                                "where payer_id = :p", child.id)
             child.passed_on = spent / income if income else None
             # Spread what reached it over everything it paid out; where it pays out more than
             # publishers paid it, the rest came from income not published here.
             base = max(income, spent)
             onward = edge["amount"] * share / base if base else 0.0
-            _expand(query, child, onward, hops, top, seen | {child.id})
+            _expand(query, child, onward, hops, top, seen | {child.id}, edges)
 
 
 def upstream(query: Query, payee_id: str) -> list[dict]:

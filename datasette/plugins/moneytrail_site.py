@@ -1,9 +1,10 @@
 """Datasette plugin for the moneytrail site: landing pages, home page, money, provenance links."""
 
+import re
 import sqlite3
 from html import escape
 from pathlib import PurePosixPath
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
@@ -21,6 +22,7 @@ NOT_STATED = "(not stated)"
 # Payment facets the summary tables already count: column -> summary table.
 SUMMARY_TABLES = {"service": "spend_by_service", "month": "spend_by_month",
                   "expense_type": "spend_by_expense_type"}
+PAYMENTS_PATH = re.compile(r"^/[^/]+/payments(\.json)?$")
 # Query-string keys that do not change which payments are counted.
 NEUTRAL_ARGS = ("_facet", "_size", "_sort", "_next", "_labels", "_nocount", "_trace", "_col",
                 "_nocol", "_nofacet", "_shape", "_json", "_nl")
@@ -81,6 +83,29 @@ class SummaryFacet(ColumnFacet):
 @hookimpl
 def register_facet_classes():
     return [SummaryFacet]
+
+
+@hookimpl
+def asgi_wrapper():
+    """Datasette's own 'facet by this' links ask for ?_facet=service; on payments, facets the
+    summaries can count are served by the summary facet, which counts exactly the same."""
+
+    def wrap(app):
+        async def rewritten(scope, receive, send):
+            if scope.get("type") == "http" and PAYMENTS_PATH.match(scope.get("path", "")):
+                scope = dict(scope, query_string=_summary_facets(scope["query_string"]))
+            await app(scope, receive, send)
+
+        return rewritten
+
+    return wrap
+
+
+def _summary_facets(query_string: bytes) -> bytes:
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    pairs = [("_facet_summary", v) if k == "_facet" and v in SUMMARY_TABLES else (k, v)
+             for k, v in pairs]
+    return urlencode(pairs).encode("latin-1")
 
 
 @hookimpl
@@ -164,7 +189,7 @@ async def _trail(datasette, publisher_id: str):
         def query(sql: str, params: dict) -> list[dict]:
             return [dict(row) for row in conn.execute(sql, params)]
 
-        return downstream(query, publisher_id, hops=2, top=3)
+        return downstream(query, publisher_id, hops=2, top=3, edges="flow_totals")
 
     return await datasette.get_database(COMBINED).execute_fn(follow)
 
@@ -191,9 +216,8 @@ async def publisher_page(datasette, request):
                                        "payee_publisher_id from spend_by_supplier where "
                                        "publisher_id = :p and supplier_key not like '~%' "
                                        "order by total_pence desc limit 15", p)
-    [redacted] = await _rows(datasette, "select coalesce(sum(amount_pence), 0) as total_pence, "
-                                        "count(*) as payments from payments where "
-                                        "publisher_id = :p and redaction_reason is not null", p)
+    redacted = {"total_pence": summary["redacted_pence"] or 0,
+                "payments": summary["redacted"] or 0}
     months = await _rows(datasette, "select month, total_pence from spend_by_month where "
                                     "publisher_id = :p order by month", p)
     flows = await _rows(datasette, "select f.payee_id, s.name, f.total_pence from "
