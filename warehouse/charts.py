@@ -18,6 +18,14 @@ def _svg(width: int, height: int, label: str, body: list[str]) -> str:
             f"<title>{escape(label)}</title>{''.join(body)}</svg>")
 
 
+def _mark(x: float, y: float, width: float, height: float, colour: str, name: str,
+          pence: int, note: str = "", attributes: str = "") -> str:
+    """One rectangle with its name and amount (and a note) as a hover title."""
+    return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" '
+            f'fill="{colour}"{attributes}><title>{escape(name)}: {pence_to_pounds(pence)}'
+            f"{escape(note)}</title></rect>")
+
+
 def bar_chart(items: Sequence[tuple[str, int]], label: str, width: int = 640) -> str:
     """Horizontal bars, one per (name, pence), largest first as given."""
     row, left = 26, 230
@@ -30,9 +38,8 @@ def bar_chart(items: Sequence[tuple[str, int]], label: str, width: int = 640) ->
         body.append(
             f'<text x="{left - 6}" y="{y + 17}" text-anchor="end" class="label">'
             f"{escape(_short(name, 34))}</text>"
-            f'<rect x="{left}" y="{y + 4}" width="{length}" height="{row - 8}" '
-            f'fill="{PALETTE[0]}"><title>{escape(name)}: {pence_to_pounds(value)}</title></rect>'
-            f'<text x="{left + length + 6}" y="{y + 17}" class="value">'
+            + _mark(left, y + 4, length, row - 8, PALETTE[0], name, value)
+            +             f'<text x="{left + length + 6}" y="{y + 17}" class="value">'
             f"{pence_to_pounds(value)}</text>")
     return _svg(width, height, label, body)
 
@@ -50,10 +57,8 @@ def column_chart(items: Sequence[tuple[str, int]], label: str, width: int = 640,
         x = index * step + gap / 2
         middle = x + (step - gap) / 2
         body.append(
-            f'<rect x="{x:.1f}" y="{height - bottom - size}" width="{step - gap:.1f}" '
-            f'height="{size}" fill="{PALETTE[0]}"><title>{escape(name)}: '
-            f"{pence_to_pounds(value)}</title></rect>"
-            f'<text x="{middle:.1f}" y="{height - bottom - size - 6}" text-anchor="middle" '
+            _mark(x, height - bottom - size, step - gap, size, PALETTE[0], name, value)
+            + f'<text x="{middle:.1f}" y="{height - bottom - size - 6}" text-anchor="middle" '
             f'class="value">{short_pounds(value)}</text>'
             f'<text x="{middle:.1f}" y="{height - 10}" text-anchor="middle" '
             f'class="label">{escape(name)}</text>')
@@ -88,9 +93,7 @@ def _tile(cell, name: str, value: int, share: float, colour: str) -> str:
     if room >= 6 and h > 22:
         text = (f'<text x="{x + 4:.1f}" y="{y + 15:.1f}" class="tile">'
                 f"{escape(_short(label, room))}</text>")
-    return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{colour}" '
-            f'stroke="#fff"><title>{escape(name)}: {pence_to_pounds(value)} ({share:.1%})'
-            f"</title></rect>{text}")
+    return _mark(x, y, w, h, colour, name, value, f" ({share:.1%})", ' stroke="#fff"') + text
 
 
 def flow_chart(root, label: str = "Where the money went, hop by hop", width: int = 640) -> str:

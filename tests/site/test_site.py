@@ -226,3 +226,11 @@ def test_summary_facets_count_exactly_what_sqlite_counts(site, query, facet, col
         assert shown and all(expected[value] == count for value, count in shown.items())
         assert len(shown) == min(len(expected), 30)
     assert results
+
+
+def test_charts_escape_what_publishers_write():
+    from warehouse.charts import bar_chart, treemap
+
+    svg = bar_chart([("A {x} & <script>", 100)], "t") + treemap([("<b>", 50)], "t")
+    assert "<script>" not in svg and "<b>" not in svg
+    assert "A {x} &amp; &lt;script&gt;" in svg
