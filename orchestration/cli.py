@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from schemas.descriptors import SCHEMA_NAMES
+from schemas.money import pence_to_pounds
 from schemas.render import render_text
 from schemas.validate import report_file
 from sources.registry import UK_REGISTRY
@@ -169,13 +170,7 @@ def trace(name_or_id: str, data_dir: Path, hops: int, top: int) -> None:
         click.echo(f"{name} ({ident}) is paid by {len(payers)} publisher(s):")
         for payer in payers:
             click.echo(f"  {payer['name']} ({payer['payer_id']}): "
-                       f"{_pounds(payer['amount_pence'])}")
-
-
-def _pounds(pence) -> str:
-    from schemas.money import pence_to_pounds
-
-    return pence_to_pounds(int(pence))
+                       f"{pence_to_pounds(int(payer['amount_pence']))}")
 
 
 @main.command()

@@ -19,7 +19,7 @@ from orchestration.checks import ALL_CHECKS
 from orchestration.resources import make_resources
 from schemas.money import pence_to_pounds
 from sources.registry import load_registry
-from warehouse.tables import files, payments, publishers, quarantine
+from warehouse.tables import LIVE, files, payments, publishers, quarantine
 
 # The command prints its own progress and summary; Dagster's step-by-step log is for the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -81,7 +81,7 @@ def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
 
 def summarise(engine: sa.Engine, publisher_id: str, failed: list[str]) -> PublisherSummary:
     """Files, rows, quarantine and total for one publisher, as the warehouse holds them now."""
-    live = files.c.status.in_(("current", "withdrawn"))
+    live = files.c.status.in_(LIVE)
     with engine.connect() as conn:
         who = conn.execute(sa.select(publishers).where(publishers.c.id == publisher_id)).first()
         count = conn.execute(sa.select(sa.func.count()).where(

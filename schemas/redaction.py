@@ -10,7 +10,6 @@ import pandas as pd
 import yaml
 
 RULES_PATH = Path(__file__).with_name("redaction.yaml")
-REASONS = ("personal_data", "commercial_confidentiality", "other")
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from schemas.descriptors import mandatory_requirements
 from schemas.money import parse_pence, pence_to_text
 from schemas.redaction import redaction_reasons
 from sources.rows import SKIP_REASONS
@@ -65,9 +66,8 @@ class FileReport:
     totals_notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, path: Path, schema: str, publisher: str | None, descriptor: dict):
-        requirements = descriptor.get("transparencyCode", {}).get("mandatory", [])
-        return cls(str(path), schema, publisher, requirements)
+    def start(cls, path: Path, schema: str, publisher: str | None):
+        return cls(str(path), schema, publisher, mandatory_requirements(schema))
 
     def fail(self, message: str) -> None:
         self.failure = message

@@ -68,7 +68,7 @@ def check_file(
     Quirks default to those the UK registry records for `publisher_id`.
     """
     descriptor = load_descriptor(schema)
-    report = FileReport.start(Path(path), schema, publisher_id, descriptor)
+    report = FileReport.start(Path(path), schema, publisher_id)
     quirks = quirks or publisher_quirks(publisher_id)
     try:
         record, chunks = read_file(Path(path), quirks)

@@ -86,10 +86,6 @@ class HeaderMapping:
     columns: list[ColumnMapping]
     fields: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def unmapped(self) -> list[str]:
-        return [c.name for c in self.columns if c.field is None and c.how != "blank"]
-
 
 def map_header(
     headers: Sequence[str], crosswalk: Crosswalk, overrides: Mapping[str, str | None] = {}

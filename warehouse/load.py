@@ -13,9 +13,7 @@ import sqlalchemy as sa
 from schemas.validate import check_file
 from sources.read import file_sha256
 from sources.registry import Publisher
-from warehouse.tables import files, payments, publishers, quarantine
-
-LIVE = ("current", "withdrawn")
+from warehouse.tables import LIVE, files, payments, publishers, quarantine
 
 
 @dataclass

@@ -10,11 +10,14 @@ from email.utils import parsedate_to_datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from warehouse.tables import files, payments, quarantine
+from schemas.descriptors import load_descriptor
+from warehouse.tables import LIVE, files, payments, quarantine
 
 # Transparency Code 2015: quarterly data, published within one month of the quarter's end.
 GRACE_MONTHS = 1
-REQUIRED = ("Amount", "PaymentDate", "BeneficiaryName")
+# The columns a spend file cannot do without: the schema's own required fields.
+REQUIRED = tuple(f["name"] for f in load_descriptor("spend")["fields"]
+                 if f["constraints"].get("required"))
 
 
 @dataclass
@@ -28,7 +31,7 @@ class Finding:
 
 def _current_files(conn, publisher_id: str) -> pd.DataFrame:
     query = sa.select(files).where(files.c.publisher_id == publisher_id,
-                                   files.c.status.in_(("current", "withdrawn")))
+                                   files.c.status.in_(LIVE))
     return pd.read_sql(query, conn)
 
 
@@ -41,7 +44,7 @@ def conformance(engine: sa.Engine, publisher_id: str) -> Finding:
     latest = latest.sort_values("version").groupby("url").tail(1)
     rejected = latest[latest["status"] == "rejected"]
     missing = {}
-    for row in latest[latest["status"].isin(["current", "withdrawn"])].itertuples():
+    for row in latest[latest["status"].isin(LIVE)].itertuples():
         mapped = set(json.loads(row.columns or "{}").values())
         gaps = [name for name in REQUIRED if name not in mapped]
         if gaps:

@@ -5,7 +5,7 @@ import json
 import sqlalchemy as sa
 
 from warehouse import quality
-from warehouse.tables import files
+from warehouse.tables import LIVE, files
 
 CODE_REQUIREMENTS = 7  # date, department, beneficiary, purpose, amount, irrecoverable VAT, category
 
@@ -40,7 +40,7 @@ def scorecard(engine: sa.Engine, publisher_id: str, published: dict[str, str]) -
         live = conn.execute(sa.select(files.c.missing_fields, files.c.rows_read,
                                       files.c.rows_quarantined, files.c.redacted_rows)
                             .where(files.c.publisher_id == publisher_id,
-                                   files.c.status.in_(("current", "withdrawn")))).all()
+                                   files.c.status.in_(LIVE))).all()
     if not live:
         return [("files", 0, "no file loaded", "at least one file a quarter", "{}")]
     return [

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import sqlalchemy as sa
 from warehouse import scorecard
 from warehouse.site_metadata import site_metadata
 from warehouse.site_schema import FACETS, SUMMARIES, TABLES
-from warehouse.suppliers import payee_key
 from warehouse.tables import (
+    LIVE,
     files,
     flows,
     payments,
@@ -32,7 +33,6 @@ from warehouse.tables import (
 
 COMBINED = "moneytrail"
 COPY_CHUNK_ROWS = 200_000
-LIVE = ("current", "withdrawn")
 
 
 @dataclass
@@ -94,14 +94,15 @@ def _copy_warehouse(engine: sa.Engine, db: sqlite3.Connection) -> None:
 
 
 def _who_is_who(db: sqlite3.Connection) -> dict[tuple, tuple]:
-    """(publisher, spelling, company no., charity no.) → (supplier id, payee publisher id)."""
+    """(publisher, spelling, company no., charity no.) → (payee key, supplier id, payee
+    publisher id): resolved once per spelling, not once per payment."""
     rows = db.execute("select a.publisher_id, a.spelling, a.company_number, a.charity_number, "
-                      "a.supplier_id, s.publisher_id from supplier_aliases a "
+                      "a.payee_key, a.supplier_id, s.publisher_id from supplier_aliases a "
                       "left join suppliers s on s.id = a.supplier_id")
-    return {tuple(row[:4]): (row[4], row[5]) for row in rows}
+    return {tuple(row[:4]): tuple(row[4:]) for row in rows}
 
 
-def _chunks(engine: sa.Engine, query) -> list[pd.DataFrame]:
+def _chunks(engine: sa.Engine, query) -> Iterator[pd.DataFrame]:
     with engine.connect() as conn:
         yield from pd.read_sql(query, conn, chunksize=COPY_CHUNK_ROWS)
 
@@ -109,17 +110,15 @@ def _chunks(engine: sa.Engine, query) -> list[pd.DataFrame]:
 def _site_payments(chunk: pd.DataFrame, who: dict[tuple, tuple]) -> pd.DataFrame:
     """The warehouse's payment rows with the columns the site facets and searches on."""
     date = chunk["payment_date"].astype("string").str.slice(0, 10)
-    redacted = chunk["redaction_reason"].notna()
-    key = chunk["beneficiary_name"].map(payee_key).where(~redacted)
-    resolved = [who.get(tuple(None if pd.isna(v) else v for v in row), (None, None))
+    resolved = [who.get(tuple(None if pd.isna(v) else v for v in row), (None, None, None))
                 for row in chunk[["publisher_id", "beneficiary_name", "company_number",
                                   "charity_number"]].itertuples(index=False, name=None)]
     return chunk.assign(
         payment_date=date,
         month=date.str.slice(0, 7),
-        payee_key=key,
-        supplier_id=[r[0] for r in resolved],
-        payee_publisher_id=[r[1] for r in resolved],
+        payee_key=[r[0] for r in resolved],
+        supplier_id=[r[1] for r in resolved],
+        payee_publisher_id=[r[2] for r in resolved],
         service=_first(chunk, "service_category", "department"),
         expense_type=_first(chunk, "expense_type", "merchant_category", "procurement_category"),
         purpose=_first(chunk, "purpose", "narrative"),

@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from schemas.descriptors import load_descriptor
 
 metadata = sa.MetaData()
+# File versions whose rows count: withdrawn files keep their data.
+LIVE = ("current", "withdrawn")
 _TYPES = {"integer": sa.BigInteger, "date": sa.Date, "boolean": sa.Boolean, "number": sa.Numeric}
 
 publishers = sa.Table(

@@ -52,7 +52,7 @@ def test_second_harvest_asks_conditionally_and_gets_304(server, archive):
     harvest(pub, archive)
     [record] = harvest(pub, Archive(archive.root)).records  # a fresh process, same manifest
     assert (record.status, record.http_status) == ("unchanged", 304)
-    assert server.requests[-1] == ("GET", "/pub/april.csv", 304)
+    assert server.answered()[-1] == ("GET", "/pub/april.csv", 304)
 
 
 def test_republished_file_becomes_a_new_version_and_old_bytes_are_kept(server, archive):
