@@ -60,6 +60,9 @@ class Publisher:
     commissioners: tuple[str, ...] = ()
     feeds: tuple[Feed, ...] = ()
     quirks: Quirks = field(default_factory=Quirks)
+    # Other names the body goes by or went by (a former name, its service's public name);
+    # supplier resolution links payees written so to this publisher.
+    also_known_as: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def _publisher(entry: dict, path: Path) -> Publisher:
         commissioners=tuple(entry.get("commissioners") or ()),
         feeds=tuple(_feed(f, where) for f in entry.get("feeds") or ()),
         quirks=Quirks(dict(quirks.get("header_overrides") or {}), order),
+        also_known_as=tuple(str(name) for name in entry.get("also_known_as") or ()),
     )
 
 

@@ -12,11 +12,13 @@ ABBREVIATED = {
     "servs": "services", "srv": "services", "srvs": "services", "svcs": "services",
     "ins": "insurance", "intl": "international", "natl": "national", "govt": "government",
     "mgmt": "management", "mgt": "management", "univ": "university", "hosp": "hospital",
-    "hlth": "health", "mntl": "mental", "sth": "south", "nth": "north", "cncl": "council",
-    "coun": "council", "dist": "district", "metro": "metropolitan", "auth": "authority",
-    "prfssnl": "professional", "ft": "foundation trust", "nhs": "",
+    "hlth": "health", "mntl": "mental", "sth": "south", "nth": "north", "nrth": "north",
+    "cncl": "council", "coun": "council", "dist": "district", "metro": "metropolitan",
+    "auth": "authority", "prfssnl": "professional", "ft": "foundation trust", "nhs": "",
 }
 CUT_SHORT = ("limited", "company", "holdings", "group")
+# ... and these when at least two letters are left ('Civil Engineering Lt', 'Healthcare NH').
+CUT_SHORT_2 = ("ltd", "nhs")
 _TRADING_AS = re.compile(r"\b(t/a|ta|trading as)\b.*$")
 _BRACKETS = re.compile(r"\([^)]*\)?")
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -48,7 +50,8 @@ def payee_key(name: str | None) -> str | None:
     words = text.split()
     # A legal form cut short by a column width ('Biffa Waste Services Limi', '... Lt',
     # 'Premier Paper Grou') is still one.
-    if len(words) > 2 and any(full.startswith(words[-1]) for full in CUT_SHORT):
+    if len(words) > 2 and (any(full.startswith(words[-1]) for full in CUT_SHORT) or (
+            len(words[-1]) >= 2 and any(full.startswith(words[-1]) for full in CUT_SHORT_2))):
         words = words[:-1]
     return " ".join(words) or None
 

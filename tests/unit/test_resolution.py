@@ -2,7 +2,7 @@
 
 import pytest
 
-from sources.registry import Feed, Publisher, Registry
+from sources.registry import Feed, Publisher, Registry, load_registry
 from warehouse.resolution import (
     PayeeRecord,
     Resolver,
@@ -135,6 +135,85 @@ def test_declared_acronyms_run_together_words_typos_and_qualifiers_meet(first, s
     resolver.learn([PayeeRecord(first), PayeeRecord(second)])
     assert resolver.resolve(PayeeRecord(second)).supplier_id == resolver.resolve(
         PayeeRecord(first)).supplier_id
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        # A known name followed by words that only qualify it: a region, a department, a
+        # profession, a reference.
+        ("BARNARDOS", "Barnardos North East"),
+        ("PINSENT MASONS LLP", "Pinsent Masons Solicitors"),
+        ("AUK SUPPLIES LTD", "AUK SUPPLIES LTD *USE 67346*"),
+        ("Testshire County Council", "TESTSHIRE COUNCIL FINANCE"),
+        ("Testshire Leisure Trust", "Testshire Leisure Trust IT"),
+        ("Testshire Leisure Trust", "TLT Debt Management"),
+        ("Slough Borough Council", "Slough Borough Council Ref: H213 1326 0000"),
+        # A name cut short by a column width or a clerk, where one known name continues it.
+        ("NATIONAL FIRE CHIEFS COUNCIL LTD", "NATIONAL FIRE CHIEFS"),
+        ("CALIBRATION & CONSULTANCY SERVICES (UK) LTD", "Calibration & Consulta"),
+        ("Balfour Beatty Civil Engineering Limited", "Balfour Beatty Civil Engineering Lt"),
+        ("Bridgewater Community Health Nhs", "Bridgewater Community Healthcare NH"),
+        ("NORTH SOMERSET COUNCIL", "NRTH SOMERSET CNCL-CF PMTS ONLY"),
+    ],
+)
+def test_qualified_and_cut_short_spellings_meet(first, second):
+    resolver = Resolver(REGISTRY)
+    resolver.learn([PayeeRecord(first), PayeeRecord(second)])
+    one, other = resolver.resolve(PayeeRecord(first)), resolver.resolve(PayeeRecord(second))
+    assert other.supplier_id == one.supplier_id
+    assert other.method in ("fuzzy", "exact") and other.confidence < 1
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        # A registered company named for a region is a company of its own.
+        ("NPOWER LTD", "NPOWER NORTHERN LTD"),
+        # Common words name no one, whatever follows them.
+        ("CARE", "CARE SOUTH"),
+        ("SOUTH WESTERN", "SOUTH WESTERN AID"),
+        # A place is not its council: Testshire's Citizens Advice is not the county council.
+        ("Testshire County Council", "TESTSHIRE CAB"),
+        # A name ending in its legal form, a bracket or 'Group' was written in full.
+        ("ARTHUR J GALLAGHER INSURANCE BROKERS LTD", "ARTHUR J GALLAGHER (UK)"),
+        ("YORKSHIRE CARE EQUIPMENT LTD", "YORKSHIRE CARE GROUP"),
+        ("MORRISSEY LTD", "MORRIS"),
+        ("Newcastle Upon Tyne Hospitals NHS Trust", "Newcastle upon Tyne"),
+        # A name cut off mid-phrase could be any of several bodies.
+        ("ROYAL NATIONAL INSTITUTE FOR THE DEAF", "ROYAL NATIONAL INSTITUTE FOR THE"),
+    ],
+)
+def test_qualifier_and_cut_short_rules_keep_their_limits(first, second):
+    resolver = Resolver(REGISTRY)
+    resolver.learn([PayeeRecord(first), PayeeRecord(second)])
+    assert resolver.resolve(PayeeRecord(first)).supplier_id != resolver.resolve(
+        PayeeRecord(second)).supplier_id
+
+
+def test_a_company_is_not_the_public_body_its_initials_spell():
+    resolver = Resolver(load_registry())
+    assert resolver.resolve(PayeeRecord("DfE")).publisher_id == "department-for-education"
+    dfe_ltd = resolver.resolve(PayeeRecord("dfe (UK) Ltd"))
+    assert dfe_ltd.publisher_id is None and dfe_ltd.supplier_id == "MT-dfe"
+
+
+def test_a_bodys_name_without_its_place_names_no_publisher():
+    resolver = Resolver(load_registry())
+    pcc = resolver.resolve(PayeeRecord("Office of the Police and Crime Commissioner"))
+    assert pcc.publisher_id is None
+
+
+@pytest.mark.parametrize(
+    "spelling, publisher_id",
+    [("PLYMOUTH HOSPITALS NHS TRUST", "university-hospitals-plymouth-nhs-trust"),
+     ("DEPARTMENT OF HEALTH (G)", "department-of-health-and-social-care"),
+     ("LANCASHIRE FIRE & RESCUE SERVICE", "lancashire-fire-rescue"),
+     ("THE POLICE & CRIME COMMISSIONER FOR LANCASHIRE", "lancashire-pcc"),
+     ("Treasury Solicitors", "treasury-solicitors-department")],
+)
+def test_registry_also_known_as_names_link_to_the_publisher(spelling, publisher_id):
+    assert Resolver(load_registry()).resolve(PayeeRecord(spelling)).publisher_id == publisher_id
 
 
 @pytest.mark.parametrize(
