@@ -60,7 +60,18 @@ def _rows(data: dict) -> list[str]:
     if data["redacted_rows"]:
         reasons = ", ".join(f"{n} {r}" for r, n in data["redactions"].items())
         lines.append(f"  redacted payees: {data['redacted_rows']} ({reasons})")
+    if data.get("personal_rows"):
+        reasons = ", ".join(f"{n} {r}" for r, n in data["personal"].items())
+        where = ", ".join(_where(e) for e in data["personal_examples"])
+        lines.append(f"  PRIVATE INDIVIDUALS named: {data['personal_rows']} rows ({reasons}); "
+                     f"first at {where}. Withhold these names before publishing "
+                     "(docs/reliability.md#privacy).")
     return lines
+
+
+def _where(example: dict) -> str:
+    sheet = f"sheet {example['sheet']} " if example.get("sheet") else ""
+    return f"{sheet}row {example['row']}"
 
 
 def _problems(data: dict) -> list[str]:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from schemas.descriptors import mandatory_requirements
 from schemas.money import parse_pence, pence_to_text
+from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
 from schemas.redaction import redaction_reasons
 from sources.rows import SKIP_REASONS
 
@@ -57,6 +58,8 @@ class FileReport:
     amount_total_pence: int = 0
     amount_valid_pence: int = 0
     redactions: Counter = field(default_factory=Counter)
+    personal: Counter = field(default_factory=Counter)
+    personal_examples: list[dict] = field(default_factory=list)
     warnings: Counter = field(default_factory=Counter)
     errors: dict[tuple[str, str], ErrorGroup] = field(default_factory=dict)
     date_min: pd.Timestamp | None = None
@@ -90,7 +93,18 @@ class FileReport:
         if "BeneficiaryName" in frame:
             self.redactions.update(redaction_reasons(frame["BeneficiaryName"]).value_counts()
                                    .to_dict())
+            self._add_personal(frame)
         self._add_errors(chunk)
+
+    def _add_personal(self, frame: pd.DataFrame) -> None:
+        """Count payees that look like private individuals, and say where (never who)."""
+        found = personal_reasons(frame["BeneficiaryName"], frame.get("BeneficiaryType"),
+                                 context_of(frame, CONTEXT_FIELDS)).dropna()
+        self.personal.update(found.value_counts().to_dict())
+        for row in found.index[:max(0, MAX_EXAMPLES - len(self.personal_examples))]:
+            self.personal_examples.append({"sheet": frame.at[row, "_sheet"],
+                                           "row": int(frame.at[row, "_row"]),
+                                           "reason": str(found[row])})
 
     def _add_dates(self, parsed) -> None:
         if self.record.format in TEXT_FORMATS:
@@ -215,6 +229,9 @@ class FileReport:
             "date_max": self.date_max_text,
             "redacted_rows": self.redacted_rows,
             "redactions": dict(self.redactions),
+            "personal_rows": sum(self.personal.values()),
+            "personal": dict(self.personal),
+            "personal_examples": self.personal_examples,
             "errors": [_error_json(e) for e in self.errors.values()],
             "warnings": [{"type": k, "count": n, "message": WARNINGS[k]}
                          for k, n in self.warnings.items() if n],

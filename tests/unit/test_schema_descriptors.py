@@ -229,7 +229,7 @@ def test_payment_fields_set_by_the_pipeline():
     ]
     assert set_by_pipeline == [
         "publisher_id", "file_sha256", "sheet", "source_row", "date_precision",
-        "redaction_reason", "extra",
+        "redaction_reason", "personal_data", "extra",
     ]
 
 

@@ -1,0 +1,83 @@
+"""Payments to private individuals: spotted, counted for the publisher, kept flagged in the
+warehouse and withheld from the published site."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from schemas.privacy import REASONS, personal_reason
+from schemas.validate import report_file
+from warehouse.accuracy import load_labels
+
+pytestmark = pytest.mark.reliability
+
+
+@pytest.mark.parametrize(
+    "payee, beneficiary_type, context, reason",
+    [
+        # A title and a name.
+        ("Mr J Smith", None, None, "title"),
+        ("MRS A. JONES", None, None, "title"),
+        ("Dr Patel", None, None, "title"),
+        ("MISS H M FERNANDES", None, None, "title"),
+        # The file says so.
+        ("K Moore", "Individual", None, "type"),
+        ("Kowalczyk Anna", "Sole Trader", None, "type"),
+        # A category that pays people, and a payee that could be one.
+        ("Adewunmi Oriolowo", None, "Direct Payments", "category"),
+        ("The Boulters", None, "Fostering Allowances | Children's Services", "category"),
+        ("P Nowak", None, "Personal Budget", "category"),
+        # Shaped like a person's name: a forename or initials, then a surname.
+        ("JOHN SMITH", None, None, "name"),
+        ("Smith, John", None, None, "name"),
+        ("J.A. Smith", None, None, "name"),
+        ("P H JONES", None, None, "name"),
+        ("Mary-Jane O'Neill", None, None, "name"),
+        # Organisations, whatever the category.
+        ("Acme Ltd", None, "Direct Payments", None),
+        ("Greater London Fostering", None, "Fostering Allowances", None),
+        ("Amazon", None, "Direct Payments", None),
+        ("Pinsent Masons", None, None, None),
+        ("Thames Water", None, None, None),
+        ("BT Openreach", None, None, None),
+        ("HM TREASURY", None, None, None),
+        ("Victoria House", None, None, None),
+        ("Henry Hyams Solicitors", None, None, None),
+        ("Tesco Stores 2187", None, None, None),
+        # Already withheld: a redaction marker is not a name.
+        ("REDACTED", None, "Direct Payments", None),
+        ("Personal Data", "Individual", None, None),
+        ("", None, None, None),
+    ],
+)
+def test_personal_payees_are_recognised(payee, beneficiary_type, context, reason):
+    assert personal_reason(payee, beneficiary_type, context) == reason
+    assert reason is None or reason in REASONS
+
+
+def test_real_company_and_charity_names_are_not_taken_for_people():
+    """False positives, measured on the 719 labelled real payee spellings of the corpus, all of
+    them organisations (companies, charities, public bodies): none may be flagged."""
+    organisations = [label.spelling for label in load_labels()
+                     if label.registry == "uk" and not label.redacted]
+    assert len(organisations) > 700
+    flagged = [name for name in organisations if personal_reason(name)]
+    assert flagged == []
+
+
+def test_validate_tells_the_publisher_how_many_and_where_but_not_who(tmp_path: Path):
+    path = tmp_path / "spend.csv"
+    path.write_text(
+        "Organisation Name,Payment Date,Supplier Name,Amount,Expense Type\n"
+        "Testshire Council,01/04/2024,Mr J Smith,600.00,Direct Payments\n"
+        "Testshire Council,02/04/2024,Acme Ltd,700.00,Supplies\n"
+        "Testshire Council,03/04/2024,JANE HIRST,800.00,Fees\n", encoding="utf-8")
+    report = report_file(path).to_json()
+    assert report["personal_rows"] == 2
+    assert report["personal"] == {"title": 1, "name": 1}
+    assert report["personal_examples"] == [{"sheet": None, "row": 2, "reason": "title"},
+                                           {"sheet": None, "row": 4, "reason": "name"}]
+    assert "Smith" not in json.dumps(report["personal_examples"])
