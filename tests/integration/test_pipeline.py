@@ -23,13 +23,17 @@ from orchestration.runner import run_pipeline
 from orchestration.schedules import weekly_harvest
 from orchestration.sensors import new_publishers
 from sources.demo_server import LocalServer
-from sources.demo_world import build_demo_world
+from sources.demo_world import build_demo_world, generate_ledger
+from sources.registry import load_registry
 from warehouse.engine import connect, warehouse_url
 from warehouse.tables import (
     files,
+    flows,
     metadata,
     payments,
     publishers,
+    supplier_aliases,
+    suppliers,
 )
 
 
@@ -79,6 +83,43 @@ def test_every_working_publisher_loads_exactly_its_files(demo, engine):
                 row.date_max) == (want["rows"], want["amount_total_pence"],
                                   want["redacted_rows"], want["date_min"], want["date_max"])
     assert sum(loaded.values()) == sum(f["amount_total_pence"] for f in expected.values())
+
+
+def test_the_demo_worlds_money_is_followed_to_the_penny_across_every_hop(demo, engine):
+    """Every generated payment (bar redacted ones and the broken file's) is in `flows`, under
+    one id per organisation, totalled per payer and payee to the penny, at its payer's hop."""
+    data, _, _, truth = demo
+    rows = [p for p in generate_ledger().after_republish()
+            if not truth["broken"]["url"].endswith("/" + p.file) and not p.redacted]
+    with engine.connect() as conn:
+        publisher_of = {r.id: r.publisher_id for r in conn.execute(sa.select(suppliers))}
+        payee_of = {(r.publisher_id, r.spelling): publisher_of.get(r.supplier_id) or r.supplier_id
+                    for r in conn.execute(sa.select(supplier_aliases))}
+        got = {(r.payer_id, r.payee_id): (int(r.pence), r.low, r.high) for r in conn.execute(
+            sa.select(flows.c.payer_id, flows.c.payee_id,
+                      sa.func.sum(flows.c.amount_pence).label("pence"),
+                      sa.func.min(flows.c.hop).label("low"), sa.func.max(flows.c.hop).label("high"))
+            .group_by(flows.c.payer_id, flows.c.payee_id))}
+    ids: dict[str, set[str]] = {}
+    want: dict[tuple[str, str], int] = {}
+    for p in rows:
+        payee = payee_of[(p.payer, p.payee.strip())]
+        ids.setdefault(p.entity, set()).add(payee)
+        want[(p.payer, payee)] = want.get((p.payer, payee), 0) + p.pence
+    assert {entity: len(found) for entity, found in ids.items() if len(found) > 1} == {}
+    assert len({min(found) for found in ids.values()}) == len(ids)  # no two merged
+    assert {key: pence for key, (pence, _, _) in got.items()} == want
+    assert sum(want.values()) == sum(p.pence for p in rows)
+
+    registry = load_registry(data / "demo-world" / "registry.yaml")
+
+    def hop(publisher_id: str) -> int:
+        above = registry[publisher_id].commissioners
+        return 1 if not above else 1 + min(hop(c) for c in above)
+
+    assert {key: (low, high) for key, (_, low, high) in got.items()} == {
+        key: (hop(key[0]), hop(key[0])) for key in want}
+    assert {hop(payer) for payer, _ in want} >= {1, 2}  # councils, and the providers they pay
 
 
 def test_the_broken_publisher_is_reported_with_its_reason(demo, engine):
