@@ -115,6 +115,8 @@ PENSION = "Fellshire Pension Fund"
 ICB = "NHS Fellshire Integrated Care Board"
 RPD = "REDACTED PERSONAL DATA"
 RCC = "REDACTED COMMERCIAL CONFIDENTIALITY"
+# The entity of payees who are private individuals named in full: never a supplier.
+PERSON = "private-individual"
 
 STREAMS: dict[str, tuple[Stream, ...]] = {
     NMB: (
@@ -246,6 +248,9 @@ STREAMS: dict[str, tuple[Stream, ...]] = {
           (2, 4)),
         S("Northern Rail Ticketing Ltd", "Northern Rail Ticketing Ltd", "Children and Education",
           "Travel Passes", 50000, 300000, (1, 3)),
+        # A slip the privacy guard must catch: a foster carer published by name (fictional).
+        S("Mrs P Ashworth", PERSON, "Children and Education", "Foster Carer Allowances",
+          52000, 61000, months=(5, 8, 11)),
     ),
     NLT: (
         S(MOORLAND, MOORLAND, "Facilities", "Gas and Electricity", 1000000, 2000000, (2, 2)),
@@ -345,6 +350,11 @@ class Payment:
     @property
     def redacted(self) -> bool:
         return self.payee.startswith("REDACTED")
+
+    @property
+    def withheld(self) -> bool:
+        """Redacted by the publisher, or a private individual the site must not name."""
+        return self.redacted or self.entity == PERSON
 
 
 @dataclass(frozen=True)
@@ -784,6 +794,6 @@ def _shared_suppliers(payments: tuple[Payment, ...]) -> dict[str, list[str]]:
     """Suppliers (not publishers, not redactions) paid by more than one publisher."""
     payers: dict[str, set[str]] = defaultdict(set)
     for p in payments:
-        if p.payee_id is None and not p.redacted:
+        if p.payee_id is None and not p.withheld:
             payers[p.entity].add(p.payer)
     return {name: sorted(who) for name, who in sorted(payers.items()) if len(who) > 1}

@@ -44,12 +44,17 @@ def rebuild(engine: sa.Engine, registry: Registry) -> FlowSummary:
                        int(aliases["payee_publisher_id"].notna().sum()) if len(aliases) else 0)
 
 
+# Payees with a published name that is not a private individual's: a person flagged by the
+# privacy guard (payments.personal_data) is, like a redacted payee, no supplier and no edge.
+_NAMED = (payments.c.beneficiary_name.is_not(None), payments.c.personal_data.is_(None))
+
+
 def _payees_query():
     key = (payments.c.publisher_id, payments.c.beneficiary_name, payments.c.company_number,
            payments.c.charity_number)
     return (sa.select(*key, sa.func.count().label("payments"),
                       sa.func.sum(payments.c.amount_pence).label("total_pence"))
-            .where(payments.c.beneficiary_name.is_not(None)).group_by(*key)
+            .where(*_NAMED).group_by(*key)
             # Most used spellings first, so they anchor the fuzzy matches of rarer ones.
             .order_by(sa.func.count().desc(), payments.c.beneficiary_name,
                       payments.c.publisher_id))
@@ -107,7 +112,7 @@ def _edges_query():
            payments.c.charity_number, month.label("period"))
     return (sa.select(*key, sa.func.count().label("payments"),
                       sa.func.sum(payments.c.amount_pence).label("amount_pence"))
-            .where(payments.c.beneficiary_name.is_not(None)).group_by(*key))
+            .where(*_NAMED).group_by(*key))
 
 
 def _flows(edges: pd.DataFrame, aliases: pd.DataFrame, registry: Registry) -> pd.DataFrame:

@@ -86,11 +86,11 @@ def test_every_working_publisher_loads_exactly_its_files(demo, engine):
 
 
 def test_the_demo_worlds_money_is_followed_to_the_penny_across_every_hop(demo, engine):
-    """Every generated payment (bar redacted ones and the broken file's) is in `flows`, under
+    """Every generated payment (bar the withheld and the broken file's) is in `flows`, under
     one id per organisation, totalled per payer and payee to the penny, at its payer's hop."""
     data, _, _, truth = demo
     rows = [p for p in generate_ledger().after_republish()
-            if not truth["broken"]["url"].endswith("/" + p.file) and not p.redacted]
+            if not truth["broken"]["url"].endswith("/" + p.file) and not p.withheld]
     with engine.connect() as conn:
         publisher_of = {r.id: r.publisher_id for r in conn.execute(sa.select(suppliers))}
         payee_of = {(r.publisher_id, r.spelling): publisher_of.get(r.supplier_id) or r.supplier_id
