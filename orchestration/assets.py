@@ -23,7 +23,7 @@ def raw_files(
     upsert_publisher(engine, publisher)
     result = harvest_publisher(publisher, warehouse.archive(), http.session(), http.settings())
     status = "error" if result.error else ("ok" if publisher.feeds else "no_feeds")
-    set_publisher_status(engine, publisher.id, status, result.error)
+    set_publisher_status(engine, publisher.id, status, result.error or result.notice)
     if result.error:
         context.log.warning(f"{publisher.id}: {result.error}")
     counts = {s: result.count(s) for s in ("new", "updated", "unchanged", "withdrawn", "error")}

@@ -32,10 +32,12 @@ class HttpClient(dg.ConfigurableResource):
     max_bytes: int = 512 << 20
     retries: int = 3
     backoff: float = 0.5
+    file_deadline: float = 900.0
 
     def settings(self) -> HarvestSettings:
         return HarvestSettings(self.connect_timeout, self.read_timeout, self.max_bytes,
-                               self.retries, self.backoff, self.allow_private)
+                               self.retries, self.backoff, self.allow_private,
+                               file_deadline=self.file_deadline)
 
     def session(self) -> requests.Session:
         return make_session(self.settings())

@@ -16,8 +16,9 @@ from orchestration.assets import (
     warehouse_files,
 )
 from orchestration.checks import ALL_CHECKS
-from orchestration.resources import make_resources
+from orchestration.resources import HttpClient, make_resources
 from schemas.money import pence_to_pounds
+from sources.harvest import HarvestSettings
 from sources.registry import load_registry
 from warehouse.tables import LIVE, files, payments, publishers, quarantine
 
@@ -46,14 +47,22 @@ def run_pipeline(
     publisher_ids: list[str] | None = None,
     allow_private: bool = False,
     progress: Callable[[str], None] = lambda _: None,
+    http: HarvestSettings | None = None,
 ) -> list[PublisherSummary]:
     """Harvest, load and check each publisher (one Dagster run each), then build the site.
 
     One publisher failing never stops the others: its run's failure is reported in its line.
+    `http` replaces the default timeouts, size cap and retries (tests use short ones);
+    `allow_private` alone decides whether private addresses are fetched.
     """
     registry = load_registry(registry_path)
     chosen = registry.select(publisher_ids)
     resources = make_resources(str(registry_path), str(data_dir), allow_private)
+    if http is not None:
+        resources["http"] = HttpClient(
+            allow_private=allow_private, connect_timeout=http.connect_timeout,
+            read_timeout=http.read_timeout, max_bytes=http.max_bytes, retries=http.retries,
+            backoff=http.backoff, file_deadline=http.file_deadline)
     with dg.DagsterInstance.ephemeral() as instance:
         checks_failed = _materialise(instance, resources, [p.id for p in chosen], progress)
     engine = resources["warehouse"].engine()

@@ -7,6 +7,7 @@ import hashlib
 import json
 import mimetypes
 import re
+import select
 import socket
 import struct
 import threading
@@ -47,13 +48,16 @@ EXTRA_TYPES = {".csv": "text/csv", ".xlsx": (
 class Fault:
     """What to do wrong when a path is requested; set as `server.faults[path] = Fault(...)`.
 
-    delay: seconds to wait before answering. redirect: answer 302 to this location (a path
-    redirecting to itself loops). status: answer this status with a small body; with
-    fail_times, only the first fail_times requests fail (503 when no status is given), then
-    the file is served. html: serve a "Sorry, page not found" page with status 200. reset:
-    send the headers and half the body, then reset the connection. truncate: declare this
-    many bytes more than the body that is sent. drip: send the body DRIP_BYTES at a time,
-    sleeping this many seconds before each piece.
+    delay: seconds to wait before answering. hang: never answer; hold the connection until
+    the client gives up or the server stops (a server that accepted and went silent).
+    redirect: answer 302 to this location (a path redirecting to itself loops). status:
+    answer this status with a small body; with fail_times, only the first fail_times requests
+    fail (503 when no status is given), then the file is served. html: serve a "Sorry, page
+    not found" page with status 200. reset: send the headers and half the body, then reset
+    the connection. truncate: declare this many bytes more than the body that is sent.
+    chunked: send the file with chunked transfer encoding, so no Content-Length says its
+    size in advance. drip: send the body DRIP_BYTES at a time, sleeping this many seconds
+    before each piece, until the client hangs up.
     """
 
     status: int | None = None
@@ -62,7 +66,9 @@ class Fault:
     reset: bool = False
     truncate: int = 0
     delay: float = 0.0
+    hang: bool = False
     drip: float = 0.0
+    chunked: bool = False
     redirect: str | None = None
     failures: int = field(default=0, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -99,6 +105,8 @@ class LocalServer:
         self.port = port  # 0: any free port
         self.faults: dict[str, Fault] = {}
         self.requests: list[tuple[str, str, int]] = []
+        # Set while stopping, so handlers holding a connection open (hang, drip) let go.
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +119,7 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         if self._server is None:
+            self.stopping.clear()
             self._server = _Server(self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": POLL_SECONDS},
@@ -121,6 +130,7 @@ class LocalServer:
     def stop(self) -> None:
         if self._server is None:
             return
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -157,6 +167,9 @@ class LocalServer:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "moneytrail-demo/1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, each answer would
+    # wait ~40 ms for the client's delayed ACK, which no real web server makes a client do.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
@@ -176,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.hang:
+                return self._hang()
             if fault.redirect is not None:
                 return self._send(302, b"", "text/plain", body, {"Location": fault.redirect})
             failing = fault.fails_now()
@@ -211,20 +226,46 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(304, b"", None, False, headers)
         kind = EXTRA_TYPES.get(target.suffix.lower()) or mimetypes.guess_type(target.name)[0]
         kind = kind or "application/octet-stream"
-        if fault is None or not body or not (fault.reset or fault.truncate or fault.drip):
+        if fault is None or not body or not (
+                fault.reset or fault.truncate or fault.drip or fault.chunked):
             return self._send(200, data, kind, body, headers)
+        if fault.chunked:
+            self._headers(200, kind, None, {**headers, "Transfer-Encoding": "chunked"})
+            self._write_chunked(data)
+            return 200
         self._headers(200, kind, len(data) + fault.truncate, headers)
         if fault.reset:
             self._write(data[: len(data) // 2])
             self._reset()
         elif fault.drip:
-            for start in range(0, len(data), DRIP_BYTES):
-                time.sleep(fault.drip)
-                self._write(data[start : start + DRIP_BYTES])
+            self._drip(data, fault.drip)
         else:
             self._write(data)
         self.close_connection = True
         return 200
+
+    def _drip(self, data: bytes, pause: float) -> None:
+        for start in range(0, len(data), DRIP_BYTES):
+            if self.server.owner.stopping.wait(pause):
+                return
+            if not self._write(data[start : start + DRIP_BYTES]):
+                return  # the client hung up: stop dripping into a closed socket
+
+    def _write_chunked(self, data: bytes) -> None:
+        for start in range(0, len(data), 1 << 16):
+            piece = data[start : start + (1 << 16)]
+            if not self._write(b"%x\r\n%s\r\n" % (len(piece), piece)):
+                return
+        self._write(b"0\r\n\r\n")
+
+    def _hang(self) -> int:
+        # Say nothing; wait for the client to close its end (the socket reads as ended).
+        self.close_connection = True
+        while not self.server.owner.stopping.is_set():
+            readable, _, _ = select.select([self.connection], [], [], POLL_SECONDS)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                break
+        return 0
 
     def _not_modified(self, etag: str, mtime: int) -> bool:
         match = self.headers.get("If-None-Match")
@@ -262,12 +303,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> bool:
+        """Send bytes; False when the client has hung up (there is nothing more to say)."""
         try:
             self.wfile.write(data)
             self.wfile.flush()
         except OSError:
-            self.close_connection = True  # the client hung up; nothing more to say
+            self.close_connection = True
+            return False
+        return True
 
     def _reset(self) -> None:
         # SO_LINGER with a zero timeout makes close() send a TCP RST, as a crashed server does.

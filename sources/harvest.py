@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import re
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -23,6 +24,7 @@ from sources.registry import Feed, Publisher
 USER_AGENT = "moneytrail/0.1 (open-source harvester of published public spending data)"
 SPREADSHEET_FORMATS = {"csv", "xlsx", "xls", "ods", "zip"}
 MAX_REDIRECTS = 5
+READ_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,19 @@ class HarvestSettings:
     """How politely and how safely to fetch."""
 
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = 60.0  # the longest silence between two reads
     max_bytes: int = 512 << 20
     retries: int = 3
     backoff: float = 0.5
     # Only the demo and tests fetch from this machine or a private network.
     allow_private: bool = False
     user_agent: str = USER_AGENT
+    # The longest one file's body may take: a server dripping bytes just inside read_timeout
+    # would otherwise hold the harvest for ever.
+    file_deadline: float = 900.0
+    # Hosts fetched even though they are on a private network (an intranet mirror); every
+    # other host, and every redirect, is still checked.
+    trusted_hosts: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -50,9 +58,19 @@ class HarvestResult:
     def count(self, status: str) -> int:
         return sum(1 for r in self.records if r.status == status)
 
+    @property
+    def notice(self) -> str | None:
+        """What a reader should know though nothing failed: files the publisher withdrew."""
+        gone = [f"{r.url}: {r.error}" for r in self.records if r.status == "withdrawn"]
+        return "; ".join(gone) or None
+
 
 class HarvestError(Exception):
     """A fetch failed for a reason worth telling the publisher."""
+
+
+# What one fetch may fail with; anything else is a bug and is raised.
+FAILURES = (HarvestError, requests.RequestException, urllib3.exceptions.HTTPError, ValueError)
 
 
 def make_session(settings: HarvestSettings) -> requests.Session:
@@ -93,7 +111,7 @@ def harvest_publisher(
         try:
             for url in discover(feed, session, settings):
                 urls.setdefault(url, feed.schema)
-        except (HarvestError, requests.RequestException, ValueError) as failure:
+        except FAILURES as failure:
             problems.append(f"feed {feed.url or feed.kind}: {_reason(failure)}")
     for url in archive.known_urls(publisher.id):
         urls.setdefault(url, archive.latest(url).schema)
@@ -153,7 +171,7 @@ def fetch(
         response = _get(session, url, settings, headers, stream=True)
         record.http_status = response.status_code
         _fill(record, known, response, archive, settings)
-    except (HarvestError, requests.RequestException, ValueError) as failure:
+    except FAILURES as failure:
         record.error = _reason(failure)
     archive.record(record)
     return record
@@ -195,16 +213,11 @@ def _download(response: requests.Response, archive: Archive, settings: HarvestSe
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > settings.max_bytes:
         response.close()
-        raise HarvestError(f"the file is {declared} bytes, over the {settings.max_bytes} cap")
+        raise HarvestError(f"the file is {declared} bytes, over the {settings.max_bytes} byte cap")
     path = archive.temporary()
-    digest, size = hashlib.sha256(), 0
     try:
         with path.open("wb") as out:
-            for chunk in response.iter_content(1 << 16):
-                size += len(chunk)
-                if size > settings.max_bytes:
-                    raise HarvestError(f"the file passed the {settings.max_bytes} byte cap")
-                digest.update(chunk)
+            for chunk in _body(response, settings):
                 out.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -214,19 +227,40 @@ def _download(response: requests.Response, archive: Archive, settings: HarvestSe
     return path
 
 
+def _body(response: requests.Response, settings: HarvestSettings) -> Iterator[bytes]:
+    """The body's pieces as they arrive, within the size cap and the file's deadline.
+
+    read1 returns whatever has arrived, so a slow drip is seen piece by piece and the
+    deadline is checked at least once per read_timeout.
+    """
+    deadline = time.monotonic() + settings.file_deadline
+    size = 0
+    while chunk := response.raw.read1(READ_BYTES, decode_content=True):
+        size += len(chunk)
+        if size > settings.max_bytes:
+            raise HarvestError(f"the file passed the {settings.max_bytes} byte cap")
+        if time.monotonic() > deadline:
+            raise HarvestError(f"the download took longer than {settings.file_deadline:g} s "
+                               f"({size} bytes had arrived)")
+        yield chunk
+
+
 def _get(session, url, settings, headers, stream=False) -> requests.Response:
     """GET with redirects followed by hand, so each hop is checked before it is fetched."""
     timeout = (settings.connect_timeout, settings.read_timeout)
+    seen = [url]
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url, settings)
         response = session.get(url, headers=headers, timeout=timeout, stream=stream,
                                allow_redirects=False)
-        if response.is_redirect:
-            url = urljoin(url, response.headers["Location"])
-            response.close()
-            continue
-        return response
-    raise HarvestError(f"more than {MAX_REDIRECTS} redirects")
+        if not response.is_redirect:
+            return response
+        response.close()
+        url = urljoin(url, response.headers["Location"])
+        if url in seen:
+            raise HarvestError(f"a redirect loop: the redirects lead back to {url}")
+        seen.append(url)
+    raise HarvestError(f"more than {MAX_REDIRECTS} redirects from {seen[0]}")
 
 
 def check_url(url: str, settings: HarvestSettings) -> None:
@@ -234,27 +268,37 @@ def check_url(url: str, settings: HarvestSettings) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HarvestError(f"refusing {url!r}: only http(s) URLs are fetched")
-    if settings.allow_private:
+    if settings.allow_private or parts.hostname in settings.trusted_hosts:
         return
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, None)}
-    except socket.gaierror as failure:
+    except (socket.gaierror, UnicodeError) as failure:
         raise HarvestError(f"cannot resolve {parts.hostname}: {failure}") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
+        if not _public(ipaddress.ip_address(address.split("%")[0])):
             raise HarvestError(f"refusing {url!r}: {parts.hostname} is a private address")
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # An IPv4 address written as IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it is.
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return ip.is_global and not ip.is_multicast
 
 
 def _reason(failure: BaseException) -> str:
     if isinstance(failure, HarvestError):
         return str(failure)
-    if isinstance(failure, requests.Timeout):
-        return "timed out"
-    if isinstance(failure, requests.exceptions.ChunkedEncodingError):
+    if isinstance(failure, (requests.exceptions.ChunkedEncodingError,
+                            urllib3.exceptions.ProtocolError)):
         return "the connection broke off mid-file"
+    if isinstance(failure, (requests.Timeout, urllib3.exceptions.TimeoutError)):
+        return "timed out"
     if isinstance(failure, requests.ConnectionError):
-        return f"could not connect ({type(failure).__name__})"
+        # After the last retry, requests wraps what that try ran into.
+        cause = getattr(failure.args[0], "reason", None) if failure.args else None
+        if isinstance(cause, urllib3.exceptions.TimeoutError):
+            return "timed out"
+        return f"could not connect ({type(cause or failure).__name__})"
     return f"{type(failure).__name__}: {failure}"
 
 

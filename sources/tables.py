@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from defusedxml import DefusedXmlException
+
 from sources.encodings import detect_encoding, iter_chunks, open_text
-from sources.formats import sniff_format
+from sources.formats import ZIP_MAGIC, sniff_format
 
 csv.field_size_limit(1 << 30)
 DELIMITERS = (",", "\t", ";", "|")
@@ -21,6 +24,9 @@ SNIFF_LINES = 60
 TABLE_FORMATS = {"csv", "xlsx", "xls", "ods", "zip"}
 # A ZIP member larger than this when decompressed is refused (a zip bomb, or not a spend file).
 MAX_MEMBER_BYTES = 2 << 30
+# All of a ZIP-based file's members together, unpacked. openpyxl streams a workbook's XML, but
+# odfpy builds the whole document in memory (several times the XML's size), so ODS gets less.
+UNPACKED_CAPS = {"xlsx": 2 << 30, "zip": 2 << 30, "ods": 256 << 20}
 SPOOL_IN_MEMORY_BYTES = 64 << 20
 
 Row = tuple[int, list[str]]
@@ -50,19 +56,84 @@ class FileTables:
 def read_tables(stream: BinaryIO, name: str = "") -> FileTables:
     """Open a seekable binary stream and yield its raw tables, sniffing the format from bytes."""
     fmt = sniff_format(stream)
+    if fmt in UNPACKED_CAPS:
+        check_unpacked_size(stream, name, UNPACKED_CAPS[fmt])
     if fmt == "csv":
         encoding = detect_encoding(iter_chunks(stream))
         stream.seek(0)
         return FileTables("csv", encoding, iter([RawTable(None, csv_rows(stream, encoding))]))
     if fmt == "xlsx":
-        return FileTables("xlsx", None, xlsx_tables(stream))
+        return FileTables("xlsx", None, _guarded(xlsx_tables, stream, name, "XLSX workbook"))
     if fmt == "xls":
-        return FileTables("xls", None, xls_tables(stream))
+        return FileTables("xls", None, _guarded(xls_tables, stream, name, "XLS workbook"))
     if fmt == "ods":
-        return FileTables("ods", None, ods_tables(stream))
+        return FileTables("ods", None, _guarded(ods_tables, stream, name, "ODS spreadsheet"))
     if fmt == "zip":
-        return _zip_tables(stream, name)
+        try:
+            return _zip_tables(stream, name)
+        except UnreadableFile:
+            raise
+        except Exception as failure:
+            raise UnreadableFile(_damaged(name, "ZIP archive", failure)) from failure
+    if fmt == "binary" and stream.read(len(ZIP_MAGIC)) == ZIP_MAGIC:
+        raise UnreadableFile(f"{name or 'file'}: starts like a ZIP archive (an XLSX, ODS or "
+                             "ZIP file) but is truncated or damaged")
     raise UnreadableFile(_refusal(fmt, name))
+
+
+def _guarded(reader, stream: BinaryIO, name: str, what: str) -> Iterator[RawTable]:
+    """Run a workbook reader, turning its parser's failure on damaged bytes into UnreadableFile.
+
+    The parsers (openpyxl, xlrd, odf, zipfile) raise whatever their internals trip over on a
+    truncated or corrupted file: BadZipFile, zlib.error, KeyError, IndexError, AssertionError.
+    """
+    try:
+        for table in reader(stream):
+            yield RawTable(table.sheet, _guarded_rows(table.rows, name, what))
+    except UnreadableFile:
+        raise
+    except Exception as failure:
+        raise UnreadableFile(_damaged(name, what, failure)) from failure
+
+
+def _guarded_rows(rows: Iterator[Row], name: str, what: str) -> Iterator[Row]:
+    try:
+        yield from rows
+    except Exception as failure:
+        raise UnreadableFile(_damaged(name, what, failure)) from failure
+
+
+def check_unpacked_size(stream: BinaryIO, name: str, cap: int) -> None:
+    """Refuse a ZIP-based file (XLSX, ODS, ZIP) whose members unpack past `cap` bytes, from its
+    directory alone, before any parser inflates a byte: a zip bomb costs nothing to refuse.
+
+    The directory may lie, but Python's zipfile never inflates a member past the size the
+    directory declares (it stops and reports a bad CRC), so the declared sizes bound the cost.
+    """
+    with zipfile.ZipFile(stream) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    stream.seek(0)
+    if unpacked > cap:
+        raise UnreadableFile(f"{name or 'file'}: unpacks to {unpacked:,} bytes, over the "
+                             f"{cap:,} byte cap (a zip bomb, or far bigger than a spending file)")
+
+
+def _damaged(name: str, what: str, failure: Exception) -> str:
+    if _unsafe_xml(failure):
+        return (f"{name or 'file'}: the {what}'s XML declares entities or a DTD, which are "
+                "refused as unsafe (an XML bomb or an external entity)")
+    detail = str(failure) or "no detail"
+    return (f"{name or 'file'}: the {what} is truncated or damaged and cannot be read "
+            f"({type(failure).__name__}: {detail[:200]})")
+
+
+def _unsafe_xml(failure: BaseException | None) -> bool:
+    # openpyxl wraps what defusedxml raises in a ValueError of its own.
+    while failure is not None:
+        if isinstance(failure, DefusedXmlException):
+            return True
+        failure = failure.__cause__ or failure.__context__
+    return False
 
 
 def _refusal(fmt: str, name: str) -> str:
@@ -153,7 +224,8 @@ def xls_tables(stream: BinaryIO) -> Iterator[RawTable]:
     """Yield every sheet of a legacy BIFF .xls workbook, with date cells as ISO text."""
     import xlrd
 
-    book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)
+    # xlrd prints its complaints about a damaged file to stdout unless given a log to write to.
+    book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True, logfile=io.StringIO())
     for index in range(book.nsheets):
         sheet = book.sheet_by_index(index)
         yield RawTable(sheet.name, _xls_rows(sheet, book.datemode))
@@ -219,12 +291,16 @@ def _extract_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO
     # file_size comes from the archive's own header, which can lie: count what really unpacks.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)
     written = 0
-    with archive.open(info) as member:
-        while chunk := member.read(1 << 20):
-            written += len(chunk)
-            if written > MAX_MEMBER_BYTES:
-                raise UnreadableFile(f"ZIP member {info.filename} unpacks past the size cap")
-            spool.write(chunk)
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(1 << 20):
+                written += len(chunk)
+                if written > MAX_MEMBER_BYTES:
+                    raise UnreadableFile(f"ZIP member {info.filename} unpacks past the size cap")
+                spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return spool
 

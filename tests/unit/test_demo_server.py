@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -180,6 +181,36 @@ def test_fault_drip(server):
     server.faults[path] = Fault(drip=0.5)
     with pytest.raises((requests.exceptions.ReadTimeout, requests.ConnectionError)):
         requests.get(server.url + path, timeout=(5, 0.2)).content  # noqa: B018
+
+
+def test_fault_hang_says_nothing_until_the_client_gives_up(server):
+    path = "/council/files/spend.csv"
+    server.faults[path] = Fault(hang=True)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(server.url + path, timeout=(5, 0.2))
+    del server.faults[path]
+    assert requests.get(server.url + path, timeout=5).content == CSV
+    assert server.answered() == [("GET", path, 200)]  # the hung request was never answered
+
+
+def test_fault_chunked_sends_no_length(server):
+    path = "/council/files/spend.csv"
+    server.faults[path] = Fault(chunked=True)
+    answer = requests.get(server.url + path, timeout=5)
+    assert answer.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in answer.headers
+    assert answer.content == CSV
+
+
+def test_stop_releases_a_hanging_connection(site):
+    server = LocalServer(site).start()
+    server.faults["/council/files/spend.csv"] = Fault(hang=True)
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as client:
+        client.sendall(b"GET /council/files/spend.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        server.stop()
+        client.settimeout(5)
+        assert client.recv(100) == b""  # closed by the server, without an answer
 
 
 def test_fault_redirect_and_loop(server):

@@ -7,7 +7,14 @@ import pytest
 
 from sources.archive import Archive
 from sources.demo_server import Fault, LocalServer
-from sources.harvest import HarvestSettings, discover, harvest_publisher, make_session
+from sources.harvest import (
+    HarvestError,
+    HarvestSettings,
+    check_url,
+    discover,
+    harvest_publisher,
+    make_session,
+)
 from sources.registry import Feed, Publisher
 
 CSV = b"Supplier,Date,Amount\nACME,01/04/2024,100\n"
@@ -73,6 +80,16 @@ def test_404_for_a_known_file_marks_it_withdrawn(server, archive):
     assert archive.latest(record.url).sha256  # the bytes and their record are kept
 
 
+def test_a_withdrawn_file_is_a_notice_not_an_error(server, archive):
+    pub = publisher(f"{server.url}/pub/april.csv")
+    assert harvest(pub, archive).notice is None
+    (server.root / "pub" / "april.csv").unlink()
+    result = harvest(pub, archive)
+    assert result.error is None
+    assert result.notice == (f"{server.url}/pub/april.csv: HTTP 404: the publisher has "
+                             "withdrawn this file; its data is kept")
+
+
 def test_404_for_an_unknown_file_is_an_error(server, archive):
     result = harvest(publisher(f"{server.url}/pub/missing.csv"), archive)
     assert result.records[0].status == "error"
@@ -84,7 +101,7 @@ def test_404_for_an_unknown_file_is_an_error(server, archive):
     [
         (Fault(html=True), "an HTML page was served where a spreadsheet was expected"),
         (Fault(status=500), "HTTP 500"),
-        (Fault(redirect="/pub/april.csv"), "redirects"),
+        (Fault(redirect="/pub/april.csv"), "a redirect loop"),
         (Fault(reset=True), "connection"),
         (Fault(truncate=100), "connection broke off"),
     ],
@@ -95,6 +112,30 @@ def test_faults_are_reported_and_nothing_is_archived(server, archive, fault, mes
     assert result.records[0].status == "error"
     assert message in result.error
     assert not list(archive.objects.rglob("*"))
+
+
+def test_a_long_redirect_chain_is_cut_off(server, archive):
+    for hop in range(7):
+        server.faults[f"/r{hop}"] = Fault(redirect=f"/r{hop + 1}")
+    result = harvest(publisher(f"{server.url}/r0"), archive)
+    assert f"more than 5 redirects from {server.url}/r0" in result.error
+
+
+def test_a_slow_drip_meets_the_file_deadline(server, archive):
+    (server.root / "pub" / "april.csv").write_bytes(CSV * 40)  # 7 pieces of 256 bytes
+    server.faults["/pub/april.csv"] = Fault(drip=0.2)
+    settings = HarvestSettings(allow_private=True, read_timeout=5, file_deadline=0.3)
+    result = harvest(publisher(f"{server.url}/pub/april.csv"), archive, settings)
+    assert "the download took longer than 0.3 s" in result.error
+    assert not list(archive.objects.rglob("*"))
+
+
+def test_a_chunked_file_without_a_length_is_archived_whole(server, archive):
+    (server.root / "pub" / "april.csv").write_bytes(CSV * 5000)  # 205 KB in 64 KiB chunks
+    server.faults["/pub/april.csv"] = Fault(chunked=True)
+    [record] = harvest(publisher(f"{server.url}/pub/april.csv"), archive).records
+    assert record.status == "new"
+    assert archive.path_of(record.sha256).read_bytes() == CSV * 5000
 
 
 def test_transient_503s_are_retried(server, archive):
@@ -116,6 +157,31 @@ def test_only_http_urls_are_fetched(archive, url):
 def test_private_addresses_are_refused_outside_demo_and_tests(server, archive):
     result = harvest(publisher(f"{server.url}/pub/april.csv"), archive, HarvestSettings())
     assert "private address" in result.error
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("http://8.8.8.8/spend.csv", True),
+    ("https://[2001:4860:4860::8888]/spend.csv", True),
+    ("http://127.0.0.1/spend.csv", False),
+    ("http://10.0.0.1/spend.csv", False),
+    ("http://169.254.169.254/latest/meta-data/", False),
+    ("http://100.64.0.1/spend.csv", False),
+    ("http://224.0.0.1/spend.csv", False),
+    ("http://[fd00::1]/spend.csv", False),
+    ("http://[::ffff:10.0.0.1]/spend.csv", False),
+])
+def test_only_public_addresses_are_fetched(url, allowed):
+    if allowed:
+        check_url(url, HarvestSettings())
+    else:
+        with pytest.raises(HarvestError, match="private address"):
+            check_url(url, HarvestSettings())
+
+
+def test_a_trusted_host_is_fetched_though_private(server, archive):
+    settings = HarvestSettings(trusted_hosts=frozenset({"127.0.0.1"}))
+    result = harvest(publisher(f"{server.url}/pub/april.csv"), archive, settings)
+    assert (result.error, result.records[0].status) == (None, "new")
 
 
 def test_index_page_feed_lists_matching_links(server):

@@ -122,6 +122,16 @@ def test_zip_member_over_the_size_cap_is_refused(monkeypatch):
         read_tables(io.BytesIO(raw), "bomb.zip")
 
 
+@pytest.mark.parametrize("fmt", ["zip", "xlsx"])
+def test_a_file_unpacking_past_its_cap_is_refused_before_it_is_read(monkeypatch, fmt):
+    monkeypatch.setitem(tables.UNPACKED_CAPS, fmt, 50_000)
+    raw = (zip_bytes({"a.csv": b"0" * 30_000, "b.csv": b"1" * 30_000}) if fmt == "zip"
+           else xlsx_bytes({"S": [["x" * 100]] * 1000}))
+    with pytest.raises(UnreadableFile, match=r"big\.\w+: unpacks to [\d,]+ bytes, over the "
+                                             r"50,000 byte cap"):
+        read_tables(io.BytesIO(raw), f"big.{fmt}")
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
