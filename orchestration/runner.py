@@ -1,5 +1,6 @@
 """Run the Dagster assets in-process, publisher by publisher, for the `moneytrail` command."""
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
+import warehouse
 from orchestration.assets import (
     money_flows,
     publisher_partitions,
@@ -21,6 +23,12 @@ from schemas.money import pence_to_pounds
 from sources.harvest import HarvestSettings
 from sources.registry import load_registry
 from warehouse.tables import LIVE, files, payments, publishers, quarantine
+
+# What the published site is built from besides the warehouse's rows: code and curated data.
+SITE_SOURCES = ("site.py", "site_schema.py", "site_metadata.py", "flows.py", "resolution.py",
+                "suppliers.py", "curated_suppliers.yaml", "charts.py", "scorecard.py")
+# Written into the site folder after a build: what it was built from.
+FINGERPRINT = ".built-from"
 
 # The command prints its own progress and summary; Dagster's step-by-step log is for the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -54,6 +62,9 @@ def run_pipeline(
     One publisher failing never stops the others: its run's failure is reported in its line.
     `http` replaces the default timeouts, size cap and retries (tests use short ones);
     `allow_private` alone decides whether private addresses are fetched.
+    When nothing the site is built from has changed since it was last built (no file loaded,
+    superseded or withdrawn, no publisher's status changed, same registry and code), the money
+    flows and the site are not rebuilt: a rerun with nothing new costs only the harvest.
     """
     registry = load_registry(registry_path)
     chosen = registry.select(publisher_ids)
@@ -63,10 +74,36 @@ def run_pipeline(
             allow_private=allow_private, connect_timeout=http.connect_timeout,
             read_timeout=http.read_timeout, max_bytes=http.max_bytes, retries=http.retries,
             backoff=http.backoff, file_deadline=http.file_deadline)
+    engine = resources["warehouse"].engine()
     with dg.DagsterInstance.ephemeral() as instance:
         checks_failed = _materialise(instance, resources, [p.id for p in chosen], progress)
-    engine = resources["warehouse"].engine()
+        progress("site")
+        stamp = Path(data_dir) / "site" / FINGERPRINT
+        built_from = fingerprint(engine, registry_path)
+        if not (stamp.exists() and stamp.read_text(encoding="utf-8") == built_from):
+            # Unlike one publisher's failure, a site that cannot be built stops the run, loudly.
+            dg.materialize([money_flows, site], instance=instance, resources=resources,
+                           run_config=QUIET)
+            stamp.write_text(built_from, encoding="utf-8")
     return [summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen]
+
+
+def fingerprint(engine: sa.Engine, registry_path: Path) -> str:
+    """A digest of everything the flows and the site are built from: every file version's
+    status, every publisher's row, the registry, and the code and curated data that build it."""
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for row in conn.execute(sa.select(files.c.id, files.c.status, files.c.superseded_by)
+                                .order_by(files.c.id)):
+            digest.update(repr(tuple(row)).encode())
+        for row in conn.execute(sa.select(publishers).order_by(publishers.c.id)):
+            digest.update(repr(tuple(row)).encode())
+    digest.update(Path(registry_path).read_bytes())
+    warehouse_dir = Path(warehouse.__file__).parent
+    for name in SITE_SOURCES:
+        source = warehouse_dir / name
+        digest.update(source.read_bytes() if source.exists() else name.encode())
+    return digest.hexdigest()
 
 
 def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
@@ -81,10 +118,6 @@ def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
         checks_failed[publisher_id] = [
             e.check_name for e in result.get_asset_check_evaluations() if not e.passed
         ]
-    progress("site")
-    # Unlike one publisher's failure, a site that cannot be built stops the run, loudly.
-    dg.materialize([money_flows, site], instance=instance, resources=resources,
-                   run_config=QUIET)
     return checks_failed
 
 

@@ -146,12 +146,14 @@ def test_the_republished_file_supersedes_its_predecessor(demo, engine):
     assert rows == demo[3]["republished"]["versions"][-1]["rows"] and stale == 0
 
 
-def test_a_second_run_changes_nothing(demo, engine):
-    data = demo[0]
-    before = snapshot(engine)
+def test_a_second_run_changes_nothing_and_does_not_rebuild_the_site(demo, engine):
+    data, site_db = demo[0], demo[2] / "moneytrail.db"
+    before, built = snapshot(engine), site_db.stat()
     with LocalServer(data / "demo-world" / "www", _port(demo[3])) :
         run_pipeline(data / "demo-world" / "registry.yaml", data, allow_private=True)
     assert snapshot(engine) == before
+    after = site_db.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (built.st_ino, built.st_mtime_ns)
 
 
 def test_the_site_has_a_database_per_publisher(demo):
