@@ -44,7 +44,8 @@ def detect_order(values: pd.Series) -> str:
     A first part above 12 proves day-first; a second part above 12 with no first part above
     12 proves month-first (a real council published one quarter so).
     """
-    parts = values.astype("string").str.strip().str.extract(_NUMERIC)
+    distinct = pd.Series(pd.unique(values.astype("string").dropna()), dtype="string")
+    parts = distinct.str.strip().str.extract(_NUMERIC)
     first = pd.to_numeric(parts[0], errors="coerce")
     second = pd.to_numeric(parts[1], errors="coerce")
     if (second > 12).any() and not (first > 12).any():
@@ -54,6 +55,17 @@ def detect_order(values: pd.Series) -> str:
 
 def parse_dates(values: pd.Series, order: str = "DMY") -> ParsedDates:
     """Parse a column of date strings in the given order for numeric d/m/y forms."""
+    # A file holds a few hundred distinct dates however many rows it has: each is parsed once.
+    codes, distinct = pd.factorize(values.astype("string"))
+    # Code -1 (a missing cell) takes the last entry, the parse of NA.
+    distinct = pd.Series(pd.array([*distinct, pd.NA], dtype="string"))
+    parsed = _parse_distinct(distinct, order)
+    index = values.index
+    return ParsedDates(*(pd.Series(part.array.take(codes), index=index) for part in (
+        parsed.dates, parsed.ok, parsed.precision, parsed.non_standard)))
+
+
+def _parse_distinct(values: pd.Series, order: str) -> ParsedDates:
     text = values.astype("string").str.strip()
     empty = text.isna() | (text == "")
     year = pd.Series(pd.NA, index=text.index, dtype="Int64")

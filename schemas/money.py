@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 
 # Characters a publisher may wrap round a number without changing it.
-_NOISE = r"[\s\u00a0£,]"
-_NUMBER = r"^([+-]?)(\d*)(?:\.(\d*))?$"
-_EXPONENT = r"^[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+$"
+_NOISE = re.compile(r"[\s\u00a0£,]")
+# ASCII digits only: int() would also read other scripts' digits ("١٢٣") as money.
+_NUMBER = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?$")
+_EXPONENT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
 # Beyond this the integer part cannot be real money and would overflow 64-bit pence.
 MAX_POUND_DIGITS = 15
-_NON_STANDARD = r"[£,()]|-$|^\+|\s"
+MAX_PENCE = 10 ** (MAX_POUND_DIGITS + 2)
+_NON_STANDARD = re.compile(r"[£,()]|-$|^\+|\s")
+# Money written as the Code asks, in pounds and whole pence.
+_PLAIN = re.compile(rf"(-?)([0-9]{{1,{MAX_POUND_DIGITS}}})\.([0-9]{{2}})")
 
 
 @dataclass
@@ -33,53 +39,66 @@ def parse_pence(values: pd.Series) -> ParsedMoney:
 
     Fractions of a penny round half away from zero, e.g. 653.625 -> 65363.
     """
-    text = values.astype("string").str.strip()
-    empty = text.isna() | (text == "")
-    compact = text.str.replace(_NOISE, "", regex=True)
-    bracketed = compact.str.fullmatch(r"\(.*\)").fillna(False)
-    compact = compact.mask(bracketed, compact.str.slice(1, -1))
-    trailing = compact.str.fullmatch(r"[^-].*-").fillna(False)
-    compact = compact.mask(trailing, compact.str.slice(0, -1))
-    parts = compact.str.extract(_NUMBER)
-    sign, whole, fraction = parts[0], parts[1].fillna(""), parts[2].fillna("")
-    matched = parts[0].notna() & ((whole != "") | (fraction != "")) & ~empty
-    matched &= whole.str.len() <= MAX_POUND_DIGITS
-    whole = whole.where(matched & (whole != ""), "0")
-    pennies = fraction.where(matched, "").str.slice(0, 2).str.pad(2, side="right", fillchar="0")
-    round_up = fraction.where(matched, "").str.slice(2, 3) >= "5"
-    magnitude = (
-        pd.to_numeric(whole).astype("int64") * 100
-        + pd.to_numeric(pennies).astype("int64")
-        + round_up.astype("int64")
-    )
-    negative = (sign == "-") | bracketed | trailing
-    pence = magnitude.where(~negative, -magnitude).astype("Int64").where(matched)
-    rounded = matched & fraction.str.slice(2).str.strip("0").ne("")
-    pence, matched, rounded = _exponents(compact, pence, matched, rounded, empty)
+    # Each distinct text is parsed once; code -1 (a missing cell) takes the last entry, None.
+    codes, distinct = pd.factorize(values.astype("string"))
+    pence, ok, rounded, non_standard = zip(*map(_parse, [*distinct.tolist(), None]), strict=True)
+    missing = np.array([p is None for p in pence])[codes]
+    amounts = np.array([p or 0 for p in pence], dtype="int64")[codes]
+    index = values.index
+
+    def flags(values: tuple[bool, ...]) -> pd.Series:
+        return pd.Series(np.array(values, dtype=bool)[codes], index=index)
+
     return ParsedMoney(
-        pence=pence,
-        ok=(matched | empty).astype(bool),
-        rounded=rounded.astype(bool),
-        non_standard=(matched & text.str.contains(_NON_STANDARD, regex=True)).astype(bool),
+        pence=pd.Series(pd.arrays.IntegerArray(amounts, missing), index=index),
+        ok=flags(ok), rounded=flags(rounded), non_standard=flags(non_standard),
     )
 
 
-def _exponents(compact, pence, matched, rounded, empty):
-    # Scientific notation ("2.3E-10") only comes from spreadsheet exports and is rare, so it
-    # takes the slow exact path through Decimal.
-    exponent = ~matched & ~empty & compact.str.fullmatch(_EXPONENT).fillna(False)
-    if not exponent.any():
-        return pence, matched, rounded
-    for index, text in compact[exponent].items():
-        try:
-            value = Decimal(text) * 100
-        except InvalidOperation:
-            continue
+def _parse(value: str | None) -> tuple[int | None, bool, bool, bool]:
+    """(pence or None, ok, rounded, non_standard) for one cell's text (None when missing)."""
+    text = (value or "").strip()
+    plain = _PLAIN.fullmatch(text)
+    if plain:  # "-1234.50", as the Code asks: most cells, so they skip the general rules
+        pence = int(plain[2]) * 100 + int(plain[3])
+        return (-pence if plain[1] else pence), True, False, False
+    if not text:
+        return None, True, False, False
+    # Noise includes every line break, so the bracket and trailing-minus tests need no regex.
+    compact = _NOISE.sub("", text)
+    bracketed = len(compact) >= 2 and compact[0] == "(" and compact[-1] == ")"
+    if bracketed:
+        compact = compact[1:-1]
+    trailing = len(compact) >= 2 and compact[0] != "-" and compact[-1] == "-"
+    if trailing:
+        compact = compact[:-1]
+    number = _NUMBER.search(compact)
+    if number and (number[2] or number[3]) and len(number[2]) <= MAX_POUND_DIGITS:
+        sign, whole, fraction = number[1], number[2], number[3] or ""
+        pence = (int(whole or "0") * 100 + int(fraction[:2].ljust(2, "0"))
+                 + (fraction[2:3] >= "5"))
+        negative = sign == "-" or bracketed or trailing
+        return ((-pence if negative else pence), True, fraction[2:].strip("0") != "",
+                _NON_STANDARD.search(text) is not None)
+    exact = _exponent(compact)
+    if exact is None:
+        return None, False, False, False
+    return exact[0], True, exact[1], _NON_STANDARD.search(text) is not None
+
+
+def _exponent(compact: str) -> tuple[int, bool] | None:
+    """(pence, rounded) for scientific notation ("2.3E-10"), which only spreadsheet exports
+    write: the exact path through Decimal."""
+    if not _EXPONENT.fullmatch(compact):
+        return None
+    try:
+        value = Decimal(compact) * 100
         whole = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        pence.loc[index] = int(whole)
-        matched.loc[index] = True
-        rounded.loc[index] = whole != value
-    return pence, matched, rounded
+    except ArithmeticError:  # "1e309": too many digits for Decimal to round
+        return None
+    if abs(whole) >= MAX_PENCE:
+        return None
+    return int(whole), whole != value
 
 
 def pence_to_pounds(pence: int) -> str:

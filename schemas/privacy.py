@@ -60,40 +60,72 @@ def personal_reason(payee: str | None, beneficiary_type: str | None = None,
     context is the row's category text: expense type, service, purpose, narrative.
     """
     name = " ".join(str(payee or "").split())
+    settled, person, named = _by_name(name)
+    if settled is not _OPEN:
+        return settled
+    return _by_row(person, named, _individual(beneficiary_type), _pays_people(context))
+
+
+# What the name alone leaves open, for the row's type and category to settle.
+_OPEN = "open"
+
+
+@lru_cache(maxsize=1 << 16)  # a publisher pays the same payees file after file, chunk after chunk
+def _by_name(name: str) -> tuple[str | None, bool, bool]:
+    """(reason, or None, or _OPEN; whether the name is person-shaped; name-shaped)."""
     if not name or is_redaction_marker(name):
-        return None
+        return None, False, False
     patterns = _patterns()
     if patterns["title"].match(name):
-        return "title"
-    organisation = patterns["organisation"].search(name) is not None
-    if organisation:
-        return None
-    if beneficiary_type and patterns["type"].search(beneficiary_type):
+        return "title", False, False
+    if patterns["organisation"].search(name) is not None:
+        return None, False, False
+    return (_OPEN, patterns["person"].match(name) is not None,
+            patterns["name"].match(name) is not None)
+
+
+def _by_row(person: bool, named: bool, individual: bool, pays_people: bool) -> str | None:
+    if individual:
         return "type"
-    if context and patterns["category"].search(context) and patterns["person"].match(name):
+    if pays_people and person:
         return "category"
-    if patterns["name"].match(name):
-        return "name"
-    return None
+    return "name" if named else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _individual(beneficiary_type: str | None) -> bool:
+    return bool(beneficiary_type) and _patterns()["type"].search(beneficiary_type) is not None
+
+
+@lru_cache(maxsize=1 << 16)
+def _pays_people(context: str | None) -> bool:
+    return bool(context) and _patterns()["category"].search(context) is not None
 
 
 def personal_reasons(payees: pd.Series, beneficiary_types: pd.Series | None = None,
                      contexts: pd.Series | None = None) -> pd.Series:
-    """personal_reason for each row (NA where none), deciding each distinct row once."""
+    """personal_reason for each row (NA where none), deciding each distinct value once.
+
+    Payee, type and category text are each decided per distinct value, then combined: a
+    narrative column makes nearly every row distinct, while its payees and categories repeat.
+    """
     index = payees.index
-    frame = pd.DataFrame({
-        "payee": payees.astype("string"),
-        "type": _text(beneficiary_types, index),
-        "context": _text(contexts, index),
-    }, index=index)
-    keys = frame.fillna("").astype(str)
-    decided: dict[tuple[str, str, str], str | None] = {}
-    result = []
-    for row in keys.itertuples(index=False, name=None):
-        if row not in decided:
-            decided[row] = personal_reason(*row)
-        result.append(decided[row])
+    by_name = _distinct(payees, lambda p: _by_name(" ".join(p.split())))
+    individual = _distinct(_text(beneficiary_types, index), _individual)
+    pays_people = _distinct(_text(contexts, index), _pays_people)
+    result = [
+        settled if settled is not _OPEN else _by_row(person, named, is_type, is_category)
+        for (settled, person, named), is_type, is_category
+        in zip(by_name, individual, pays_people, strict=True)
+    ]
     return pd.Series(result, index=index, dtype="string")
+
+
+def _distinct(values: pd.Series, decide) -> list:
+    """decide(text) for each value (empty text for a missing one), called once per distinct."""
+    codes, uniques = pd.factorize(values.astype("string").fillna(""))
+    decided = [decide(str(text)) for text in uniques]
+    return [decided[code] for code in codes.tolist()]
 
 
 def context_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series | None:

@@ -33,6 +33,13 @@ def is_redaction_marker(payee: str | None) -> bool:
 
 def redaction_reasons(payees: pd.Series) -> pd.Series:
     """The redaction reason for each payee that is a redaction marker, NA for the rest."""
+    # Decided once per distinct payee: a file names far fewer payees than it has rows.
+    codes, distinct = pd.factorize(payees.astype("string"))
+    reasons = _distinct_reasons(pd.Series(distinct, dtype="string")).array
+    return pd.Series(reasons.take(codes, allow_fill=True), index=payees.index, dtype="string")
+
+
+def _distinct_reasons(payees: pd.Series) -> pd.Series:
     markers, reasons, default = _rules()
     text = payees.astype("string").str.strip()
     flags = re.IGNORECASE

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from typing import BinaryIO
+
+from sources.encodings import utf16_codec
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -30,7 +33,7 @@ def sniff_format(stream: BinaryIO) -> str:
         return "pdf"
     if _HTML.match(head.lstrip(b"\xef\xbb\xbf")):
         return "html"
-    if _looks_binary(head):
+    if utf16_codec(head) is None and _looks_binary(head):
         return "binary"
     return "csv"
 
@@ -46,7 +49,9 @@ def _zip_format(stream: BinaryIO) -> str:
             if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
                 return "xlsx"
             return "zip"
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+            zlib.error):
+        # A truncated or corrupted archive: read_tables says so when it refuses the file.
         return "binary"
     finally:
         stream.seek(0)

@@ -9,17 +9,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
 from sources.quirks import Quirks
-from sources.rows import classify, clean, repair_fused
+from sources.rows import classify_matrix, clean_rows, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
 CHUNK_ROWS = 50_000
 ROW = "_row"
 SHEET = "_sheet"
 EXTRA_PREFIX = "extra:"
+# A row this many cells wider than its header is garbage, not data: one such row must not widen
+# a whole chunk (50,000 rows times its width), so its surplus is folded into one cell.
+SURPLUS_CELLS = 100
 
 
 @dataclass
@@ -137,25 +141,31 @@ def _named_width(header: list[str]) -> int:
     return named[-1] + 1 if named else len(header)
 
 
+def _fold_surplus(cells: list[str], limit: int) -> list[str]:
+    """Keep a garbage row's cells past `limit` joined in its last cell."""
+    if len(cells) <= limit:
+        return cells
+    return cells[: limit - 1] + [", ".join(cells[limit - 1 :])]
+
+
 def _mapped_frame(
     record: FileRead, table: TableRead, header: list[str], batch: list[Row], width: int
 ) -> pd.DataFrame:
-    numbers, rows = [], []
-    for number, cells in batch:
-        cells, repaired = repair_fused(cells, width)
+    numbers = [number for number, _ in batch]
+    rows = [cells for _, cells in batch]
+    limit = len(header) + SURPLUS_CELLS
+    for at in [i for i, cells in enumerate(rows) if not width <= len(cells) <= limit]:
+        cells, repaired = repair_fused(rows[at], width)
         record.repaired_rows += repaired
-        numbers.append(number)
-        rows.append(cells)
-    widest = max(len(header), max(map(len, rows)))
-    rows = [row if len(row) == widest else row + [""] * (widest - len(row)) for row in rows]
-    cells = clean(pd.DataFrame(rows, dtype=object))
+        rows[at] = _fold_surplus(cells, limit)
+    cells = clean_rows(rows, max(len(header), max(map(len, rows))))
     mapping = table.mapping
-    reason = classify(cells, header, mapping.fields)
-    record.skipped.update(reason[reason != ""].value_counts().to_dict())
+    reason = classify_matrix(cells, header, mapping.fields)
+    record.skipped.update(Counter(reason[reason != ""].tolist()))
     amount_at = mapping.fields.get("Amount")
-    for row in reason[reason == "totals"].index:
-        record.totals_rows.append(TotalsRow(table.sheet, numbers[row], cells.iat[row, amount_at]))
-    keep = (reason == "").to_numpy()
+    for row in np.flatnonzero(reason == "totals"):
+        record.totals_rows.append(TotalsRow(table.sheet, numbers[row], cells[row, amount_at]))
+    keep = reason == ""
     cells = cells[keep]
     out = {
         name: _column(cells, index) for name, index in mapping.fields.items()
@@ -165,14 +175,16 @@ def _mapped_frame(
             out[EXTRA_PREFIX + column.name] = _column(cells, column.index)
     for index in range(len(header), cells.shape[1]):
         out[f"{EXTRA_PREFIX}column {index + 1}"] = _column(cells, index)
-    frame = pd.DataFrame(out, index=cells.index)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(cells)))
     frame[SHEET] = table.sheet
-    frame[ROW] = pd.Series(numbers, dtype="int64").to_numpy()[keep]
-    return frame.reset_index(drop=True)
+    frame[ROW] = np.array(numbers, dtype="int64")[keep]
+    return frame
 
 
-def _column(cells: pd.DataFrame, index: int) -> pd.Series:
+def _column(cells: np.ndarray, index: int) -> pd.Series:
+    """One column of the cleaned cells as text, NA where empty."""
     if index >= cells.shape[1]:
-        return pd.Series(pd.NA, index=cells.index, dtype="string")
-    column = cells.iloc[:, index].astype("string")
-    return column.mask(column == "")
+        return pd.Series(pd.NA, index=pd.RangeIndex(len(cells)), dtype="string")
+    column = cells[:, index].copy()
+    column[column == ""] = None
+    return pd.Series(pd.array(column, dtype="string"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 # Padding publishers leave in "empty" cells: NBSP, and the dagger Lambeth's report tool emits.
@@ -59,7 +60,27 @@ def _glued_date(cell: str) -> re.Match | None:
 
 def clean(frame: pd.DataFrame) -> pd.DataFrame:
     """Strip padding from every cell; missing cells become empty strings."""
-    return frame.apply(lambda column: column.fillna("").astype(str).str.strip(BLANK_CHARS))
+    cells = [_text(value) for value in frame.to_numpy(dtype=object).ravel().tolist()]
+    return pd.DataFrame(_matrix(cells, frame.shape), index=frame.index, columns=frame.columns)
+
+
+def clean_rows(rows: list[list[str]], width: int) -> np.ndarray:
+    """Rows of text cells as a rows x width matrix of stripped text, short rows padded."""
+    padded = (row if len(row) == width else row + [""] * (width - len(row)) for row in rows)
+    cells = [cell.strip(BLANK_CHARS) for row in padded for cell in row]
+    return _matrix(cells, (len(rows), width))
+
+
+def _matrix(cells: list[str], shape: tuple[int, int]) -> np.ndarray:
+    matrix = np.empty(len(cells), dtype=object)
+    matrix[:] = cells
+    return matrix.reshape(shape)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value.strip(BLANK_CHARS)
+    return "" if value is None or pd.isna(value) else str(value).strip(BLANK_CHARS)
 
 
 def classify(
@@ -69,40 +90,47 @@ def classify(
 
     `cells` is cleaned; `fields` maps canonical field names to column positions.
     """
-    nonblank = cells.ne("")
-    reason = pd.Series("", index=cells.index, dtype=object)
+    reasons = classify_matrix(cells.to_numpy(dtype=object), header, fields)
+    return pd.Series(reasons, index=cells.index, dtype=object)
+
+
+def classify_matrix(
+    cells: np.ndarray, header: Sequence[str], fields: dict[str, int]
+) -> np.ndarray:
+    """classify() over a matrix of cleaned cells, as an array of labels."""
+    rows, width = cells.shape
+    nonblank = cells != ""
+    reason = np.full(rows, "", dtype=object)
     reason[~nonblank.any(axis=1)] = "blank"
 
-    named = [i for i, h in enumerate(header) if h.strip() and i < cells.shape[1]]
-    wanted = [header[i].strip(BLANK_CHARS) for i in named]
-    repeated = cells.iloc[:, named].eq(wanted).all(axis=1) if named else False
-    reason[(reason == "") & repeated] = "repeated_header"
+    named = [i for i, h in enumerate(header) if h.strip() and i < width]
+    if named:
+        wanted = np.array([header[i].strip(BLANK_CHARS) for i in named], dtype=object)
+        repeated = (cells[:, named] == wanted).all(axis=1)
+        reason[(reason == "") & repeated] = "repeated_header"
 
-    def present(name: str) -> pd.Series:
+    def present(name: str) -> np.ndarray:
         index = fields.get(name)
-        if index is None or index >= cells.shape[1]:
-            return pd.Series(False, index=cells.index)
-        return nonblank.iloc[:, index]
+        if index is None or index >= width:
+            return np.zeros(rows, dtype=bool)
+        return nonblank[:, index]
 
     has_amount = present("Amount")
     has_date = present("PaymentDate")
     has_payee = present("BeneficiaryName")
-    payee_is_label = _is_label(cells, fields.get("BeneficiaryName"))
-    candidates = (reason == "") & has_amount & ~has_date & (~has_payee | payee_is_label)
-    for row in candidates[candidates].index:
-        if _is_totals_row(cells.loc[row], fields["Amount"]):
+    candidates = (reason == "") & has_amount & ~has_date
+    labelled = candidates & has_payee
+    for row in np.flatnonzero(labelled):
+        labelled[row] = cells[row, fields["BeneficiaryName"]].casefold() in TOTAL_LABELS
+    candidates &= ~has_payee | labelled
+    for row in np.flatnonzero(candidates):
+        if _is_totals_row(cells[row], fields["Amount"]):
             reason[row] = "totals"
     reason[(reason == "") & ~(has_amount | has_date | has_payee)] = "not_data"
     return reason
 
 
-def _is_label(cells: pd.DataFrame, index: int | None) -> pd.Series:
-    if index is None or index >= cells.shape[1]:
-        return pd.Series(False, index=cells.index)
-    return cells.iloc[:, index].str.casefold().isin(TOTAL_LABELS)
-
-
-def _is_totals_row(row: pd.Series, amount_index: int) -> bool:
+def _is_totals_row(row: np.ndarray, amount_index: int) -> bool:
     """True when the amount is the row's only content, bar a bare "Total" label."""
     for position, value in enumerate(row):
         if position == amount_index or not value:
