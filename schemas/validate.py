@@ -12,6 +12,7 @@ from schemas.compile import RowValidator, Validation
 from schemas.convert import extra_json, to_payments
 from schemas.dates import detect_order
 from schemas.descriptors import load_descriptor
+from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
 from schemas.report import FileReport
 from sources.quirks import Quirks
 from sources.read import ROW, SHEET, TableRead, read_file
@@ -49,6 +50,7 @@ class CheckedChunk:
         raw = published[invalid][mapped].rename(columns=lambda c: "extra:" + c)
         amount = (self.validator.money("Amount").pence[invalid] if "Amount" in self.frame
                   else pd.Series(pd.NA, index=rows.index, dtype="Int64"))
+        payees = rows.get("BeneficiaryName", pd.Series(pd.NA, index=rows.index, dtype="string"))
         return pd.DataFrame({
             "sheet": rows[SHEET].astype("string"),
             "source_row": rows[ROW].astype("int64"),
@@ -56,6 +58,9 @@ class CheckedChunk:
             "amount_pence": amount,
             "mapped": extra_json(raw),
             "extra": extra_json(rows),
+            # A quarantined row can name a private individual too: the site withholds it.
+            "personal_data": personal_reasons(payees, rows.get("BeneficiaryType"),
+                                              context_of(rows, CONTEXT_FIELDS)),
         })
 
 

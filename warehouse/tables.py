@@ -91,6 +91,7 @@ quarantine = sa.Table(
     sa.Column("amount_pence", sa.BigInteger),
     sa.Column("mapped", sa.Text),  # JSON: the row's mapped cells as published
     sa.Column("extra", sa.Text),  # JSON: its unmapped cells
+    sa.Column("personal_data", sa.String(20)),  # schemas/privacy.py: a private individual
 )
 sa.Index("quarantine_file", quarantine.c.file_id)
 

@@ -81,3 +81,36 @@ def test_validate_tells_the_publisher_how_many_and_where_but_not_who(tmp_path: P
     assert report["personal_examples"] == [{"sheet": None, "row": 2, "reason": "title"},
                                            {"sheet": None, "row": 4, "reason": "name"}]
     assert "Smith" not in json.dumps(report["personal_examples"])
+
+
+def test_a_quarantined_row_naming_a_person_is_flagged_and_kept_off_the_site(tmp_path: Path):
+    import sqlite3
+    from contextlib import closing
+
+    from sources.registry import Publisher
+    from warehouse.engine import connect
+    from warehouse.load import load_file, upsert_publisher
+    from warehouse.site import build_site
+
+    path = tmp_path / "spend.csv"
+    path.write_text(
+        "Organisation Name,Payment Date,Supplier Name,Amount,Expense Type\n"
+        "Testshire Council,01/04/2024,Mrs Q Pennyworth,six hundred,Direct Payments\n"
+        "Testshire Council,02/04/2024,Acme Ltd,700.00,Supplies\n", encoding="utf-8")
+    engine = connect(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    publisher = Publisher("testshire", "GB-LAE-TST", "Testshire Council", "council")
+    upsert_publisher(engine, publisher)
+    outcome = load_file(engine, publisher, "http://example.invalid/spend.csv", path)
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 1)
+    with engine.connect() as conn:
+        kept = conn.exec_driver_sql("select personal_data, mapped from quarantine").one()
+    assert kept[0] == "title" and "Pennyworth" in kept[1]  # the private warehouse keeps it
+
+    build_site(engine, tmp_path / "site")
+    engine.dispose()
+    for db_path in (tmp_path / "site").glob("*.db"):
+        with closing(sqlite3.connect(db_path)) as db:
+            shown = db.execute("select personal_data, mapped, extra, reasons from quarantine"
+                               ).fetchall()
+        assert shown and all(row[:3] == ("title", None, None) for row in shown), db_path
+        assert all("Pennyworth" not in (row[3] or "") for row in shown)

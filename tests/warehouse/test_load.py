@@ -155,3 +155,26 @@ def test_a_url_that_goes_back_to_earlier_bytes_brings_that_version_back(loaded, 
         amounts = sorted(a for (a,) in conn.execute(sa.select(payments.c.amount_pence)))
     assert versions == [(first.file_id, 3, "current"), (second.file_id, 2, "superseded")]
     assert amounts == [25050, 100000]
+
+
+def test_a_file_without_a_payee_column_is_refused_whole_with_the_reason(tmp_path):
+    """Ministry of Defence card files have dates and amounts but no payee: the file is refused,
+    naming the file and the missing field, instead of failing the load on a NOT NULL column."""
+    from sources.registry import Publisher
+    from warehouse.engine import connect
+    from warehouse.load import load_file, upsert_publisher
+    from warehouse.tables import payments
+
+    path = tmp_path / "cards.csv"
+    path.write_text("Transaction Date,Amount,Expense Type\n01/04/2024,600.00,Travel\n"
+                    "02/04/2024,700.00,Hotels\n", encoding="utf-8")
+    engine = connect(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    who = Publisher("mod", "GB-GOR-D9", "Ministry of Defence", "central_government")
+    upsert_publisher(engine, who)
+    outcome = load_file(engine, who, "http://example.invalid/cards.csv", path)
+    assert outcome.status == "rejected"
+    assert outcome.message == (
+        "cards.csv: no column holds BeneficiaryName, which every payment needs")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar() == 0
+    engine.dispose()
