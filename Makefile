@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data
 
-.PHONY: install test lint demo dev serve run clean
+.PHONY: install test lint demo dev serve run clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check sources schemas warehouse orchestration tests benchmarks
+
+# Every benchmark against its target (minutes: builds a 5M-payment site); figures in
+# docs/results/bench.json. bench-quick checks the harness at small sizes in seconds.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick
 
 # The whole pipeline on the built-in demo world, then the site at http://127.0.0.1:8001/
 demo: $(STAMP)

@@ -88,22 +88,27 @@ def _text(value) -> str | None:
 
 
 def _suppliers(aliases: pd.DataFrame) -> pd.DataFrame:
+    """One row per supplier: named by its most used spelling (the first in alphabetical order
+    on a tie), with its surest method, the publisher it is (if any) and its totals."""
     matched = aliases[aliases["supplier_id"].notna()]
-    rows = []
-    for supplier_id, group in matched.groupby("supplier_id", sort=True):
-        name = group.groupby("spelling")["payments"].sum().sort_values(ascending=False)
-        best = min(group["method"], key=lambda m: METHOD_RANK.get(m, 9))
-        publisher = group["payee_publisher_id"].dropna()
-        rows.append({
-            "id": supplier_id, "name": name.index[0],
-            "org_id": supplier_id if supplier_id.startswith(("GB-", "XI-")) else None,
-            "publisher_id": publisher.iloc[0] if len(publisher) else None,
-            "method": best, "confidence": float(group["confidence"].min()),
-            "spellings": group["spelling"].nunique(), "payers": group["publisher_id"].nunique(),
-            "payments": int(group["payments"].sum()),
-            "total_pence": int(group["total_pence"].sum()),
-        })
-    return pd.DataFrame(rows)
+    if matched.empty:
+        return pd.DataFrame()
+    group = matched.groupby("supplier_id", sort=True)
+    used = (matched.groupby(["supplier_id", "spelling"], as_index=False)["payments"].sum()
+            .sort_values(["supplier_id", "payments", "spelling"], ascending=[True, False, True],
+                         kind="stable"))
+    ranked = matched.assign(rank=matched["method"].map(METHOD_RANK).fillna(9))
+    best = ranked.sort_values(["supplier_id", "rank"], kind="stable")
+    table = pd.DataFrame({
+        "name": used.drop_duplicates("supplier_id").set_index("supplier_id")["spelling"],
+        "publisher_id": group["payee_publisher_id"].first(),  # the first one given
+        "method": best.drop_duplicates("supplier_id").set_index("supplier_id")["method"],
+        "confidence": group["confidence"].min().astype(float),
+        "spellings": group["spelling"].nunique(), "payers": group["publisher_id"].nunique(),
+        "payments": group["payments"].sum(), "total_pence": group["total_pence"].sum(),
+    }).rename_axis("id").reset_index()
+    table.insert(2, "org_id", table["id"].where(table["id"].str.startswith(("GB-", "XI-"))))
+    return table
 
 
 def _edges_query():

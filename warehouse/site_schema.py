@@ -17,7 +17,8 @@ TABLES = {
         publisher_id text references publishers(id), payment_date text, month text,
         date_precision text, amount_pence integer, beneficiary_name text, payee_key text,
         supplier_id text references suppliers(id),
-        payee_publisher_id text references publishers(id), redaction_reason text, service text,
+        payee_publisher_id text references publishers(id), redaction_reason text,
+        personal_data text, service text,
         department text, service_category text, expense_type text, purpose text, narrative text,
         transaction_number text, beneficiary_id text, company_number text, charity_number text,
         contract_reference text, card_transaction text, capital_or_revenue text,
@@ -25,7 +26,7 @@ TABLES = {
     "quarantine": """create table quarantine (
         id integer primary key, file_id integer references files(id),
         publisher_id text references publishers(id), sheet text, source_row integer,
-        reasons text, amount_pence integer, mapped text, extra text)""",
+        reasons text, amount_pence integer, mapped text, extra text, personal_data text)""",
     "spend_by_month": """create table spend_by_month (
         publisher_id text references publishers(id), month text, payments integer,
         total_pence integer, primary key (publisher_id, month))""",
@@ -94,6 +95,6 @@ SUMMARIES = (
        group by p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name)""",
     """insert into flow_totals select payer_id, payee_id, max(payee_is_publisher), sum(payments),
        sum(amount_pence) from flows group by payer_id, payee_id""",
-    """insert into publisher_flows select payer_id, payee_id, sum(payments), sum(amount_pence)
-       from flows where payee_is_publisher group by payer_id, payee_id""",
 )
+# publisher_flows comes from the warehouse (warehouse.site): a publisher's own database holds
+# the flows it was paid as well as those it paid.

@@ -9,15 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from orchestration.demo import run_demo
 from warehouse.serving import make_datasette
 from warehouse.site_metadata import QUERIES
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    data = tmp_path_factory.mktemp("site")
-    summaries, site_dir = run_demo(data)
+def site(demo):
+    summaries, site_dir, data = demo
     truth = json.loads((data / "demo-world" / "truth.json").read_text())
     return make_datasette(site_dir), site_dir, truth, {s.publisher_id: s for s in summaries}
 

@@ -1,12 +1,15 @@
-"""The benchmark's synthetic warehouse, small: complete, deterministic and buildable into a site.
+"""The benchmark's synthetic warehouse, small: complete, deterministic and buildable into a site;
+and the `python -m benchmarks` harness, run quick.
 
-No timings are asserted here: the latency figures come from `python -m benchmarks.site_latency`.
+No timings are asserted here: the figures come from `make bench` (`python -m benchmarks`).
 """
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from benchmarks import __main__ as bench
 from benchmarks.synthetic import RARE_ROWS, RARE_SUPPLIER, RARE_TERM, make_warehouse
 from schemas.descriptors import load_descriptor
 from warehouse.engine import connect
@@ -68,3 +71,27 @@ def test_site_builds_from_the_synthetic_warehouse(tmp_path):
                  RARE_TERM) == [(RARE_ROWS,)]
     assert _rows(combined, "select count(*) from flows") != [(0,)]  # councils pay providers
     assert len(summary.databases) == PUBLISHERS + 1
+
+
+def test_bench_harness_runs_every_benchmark_and_reports_a_missing_one(tmp_path, capsys):
+    """`python -m benchmarks --quick`: one table and one JSON file, a row per target, and a
+    benchmark that cannot run reported as an error row while the others still run."""
+    out = tmp_path / "bench.json"
+    status = bench.main(["--quick", "--only", "site", "no_such_benchmark", "--json", str(out)])
+    assert status == 1  # the missing one
+    printed = capsys.readouterr().out
+    assert "benchmark" in printed and "ratio" in printed and "ERROR" in printed
+    result = json.loads(out.read_text())
+    assert result["quick"] is True and result["machine"]["cpus"] and "commit" in result["code"]
+    site, missing = result["benchmarks"]
+    assert missing["error"].startswith("not available") and missing["targets"] == []
+    assert site["error"] is None and site["machine"]
+    names = [t["name"] for t in site["targets"]]
+    assert names[:2] == ["build_site (publish)", "warehouse.flows.rebuild"]
+    assert {"landing page", "facet by service", "rare-term search"} <= set(names)
+    for target in site["targets"]:
+        assert set(target) >= {"name", "measured", "unit", "target", "met", "baseline", "ratio",
+                               "note"}
+        assert target["measured"] > 0 and target["baseline"] > 0 and target["ratio"] > 0
+        assert target["met"] is None  # quick runs give no verdicts
+        assert target["name"] in printed
