@@ -6,7 +6,6 @@ in Python (what the site's columns mean), and a PostgreSQL warehouse against a S
 """
 
 import sqlite3
-import uuid
 from contextlib import closing
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from schemas.privacy import WITHHELD
-from tests.warehouse.conftest import POSTGRES_URL, _postgres_reachable
+from tests.warehouse.conftest import postgres_schema
 from warehouse import site
 from warehouse.engine import connect
 from warehouse.tables import LIVE, metadata
@@ -145,15 +144,7 @@ def _first(*values):
 @pytest.fixture
 def postgres_copy(engine):
     """The demo warehouse copied into a fresh PostgreSQL schema (skipped when unreachable)."""
-    reason = _postgres_reachable()
-    if reason:
-        pytest.skip(reason)
-    name = f"mt_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
-    postgres = connect(POSTGRES_URL, connect_args={"options": f"-csearch_path={name}"})
-    try:
+    with postgres_schema() as postgres:
         with engine.connect() as source, postgres.begin() as target:
             for table in metadata.sorted_tables:
                 # Newest first: a superseded file names the newer version that replaced it.
@@ -162,11 +153,6 @@ def postgres_copy(engine):
                 if rows:
                     target.execute(table.insert(), rows)
         yield postgres
-    finally:
-        postgres.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
 
 
 def test_site_from_postgres_equals_site_from_sqlite(engine, postgres_copy, tmp_path):

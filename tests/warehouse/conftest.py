@@ -2,6 +2,8 @@
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +32,14 @@ def engine(request, tmp_path):
         yield engine
         engine.dispose()
         return
+    with postgres_schema() as engine:
+        yield engine
+
+
+@contextmanager
+def postgres_schema() -> Iterator[sa.Engine]:
+    """An engine on a fresh PostgreSQL schema, dropped afterwards (the test is skipped, saying
+    why, when PostgreSQL is not reachable)."""
     reason = _postgres_reachable()
     if reason:
         pytest.skip(reason)
@@ -38,8 +48,10 @@ def engine(request, tmp_path):
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     engine = connect(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
