@@ -178,3 +178,24 @@ def test_a_file_without_a_payee_column_is_refused_whole_with_the_reason(tmp_path
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar() == 0
     engine.dispose()
+
+
+def test_a_warehouse_from_an_earlier_version_gains_the_new_columns(tmp_path):
+    """A column added to the schema since (payments.personal_data) is added, empty, to an
+    existing warehouse when it is opened, so loads and the site build keep working."""
+    import sqlite3
+    from contextlib import closing
+
+    from warehouse.engine import connect
+
+    path = tmp_path / "warehouse.db"
+    connect(f"sqlite:///{path}").dispose()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("alter table payments drop column personal_data")
+        db.execute("alter table quarantine drop column personal_data")
+        db.commit()
+    connect(f"sqlite:///{path}").dispose()
+    with closing(sqlite3.connect(path)) as db:
+        for table in ("payments", "quarantine"):
+            columns = [row[1] for row in db.execute(f"pragma table_info({table})")]
+            assert "personal_data" in columns, table
