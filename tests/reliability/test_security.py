@@ -29,6 +29,7 @@ from sources.demo_server import Fault, LocalServer
 from sources.harvest import HarvestSettings, harvest_publisher, make_session
 from sources.registry import Feed, Publisher
 from tests.reliability.conftest import HEADER, payments_for, spend_csv
+from tests.unit.test_tables import zip_bytes
 from warehouse.serving import CONFIG_DIR, SETTINGS, datasette_arguments, make_datasette
 
 CSV = spend_csv(payments_for("secure", 3))
@@ -195,19 +196,11 @@ def test_a_real_zip_bomb_is_refused_from_its_directory_without_unpacking(tmp_pat
 ])
 def test_a_file_claiming_to_unpack_past_the_real_cap_is_refused(tmp_path, name, raw, member):
     if raw is None:
-        raw = rewrite_zip({"spend.csv": CSV})
+        raw = zip_bytes({"spend.csv": CSV})
     huge = 3 << 30 if name != "spend.ods" else 300 << 20
     failure, peak = refusal(tmp_path, name, declare_size(raw, member, huge))
     assert f"{name}: unpacks to" in failure and "byte cap" in failure
     assert peak < 8 << 20
-
-
-def rewrite_zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def test_an_xlsx_whose_xml_unpacks_past_the_cap_is_refused(tmp_path, monkeypatch):
