@@ -16,6 +16,9 @@ import pandera.pandas as pa
 
 from schemas.dates import ParsedDates, parse_dates
 from schemas.money import ParsedMoney, parse_pence
+from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
+from schemas.redaction import redaction_reasons
+from sources.read import HASH_COLUMNS
 
 SPREADSHEET_ERRORS = ("#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#ERROR")
 
@@ -42,6 +45,7 @@ class RowValidator:
         self.expected: dict[tuple[str, str], str] = {}
         self._chunk: pd.DataFrame | None = None
         self._memo: dict[tuple[str, str], object] = {}
+        self._known_dates: dict[str, dict[str, tuple]] = {}  # per field, for parse_dates
         self.schema = pa.DataFrameSchema(
             {name: self._column(spec) for name, spec in self.fields.items()},
             strict=False,
@@ -72,10 +76,26 @@ class RowValidator:
         return self._parsed("money", name, parse_pence)
 
     def dates(self, name: str) -> ParsedDates:
-        return self._parsed("date", name, lambda s: parse_dates(s, self.date_order))
+        known = self._known_dates.setdefault(name, {})
+        return self._parsed("date", name, lambda s: parse_dates(s, self.date_order, known))
 
     def sheet_errors(self, name: str) -> pd.Series:
+        hashed = self._chunk.attrs.get(HASH_COLUMNS)
+        if hashed is not None and name not in hashed:  # the reader saw no "#" in the column
+            return self._parsed("sheet_error", name,
+                                lambda values: pd.Series(False, index=values.index))
         return self._parsed("sheet_error", name, _sheet_error)
+
+    def redactions(self) -> pd.Series:
+        """redaction_reasons of the chunk's payees (the chunk must have a payee column)."""
+        return self._parsed("redaction", "BeneficiaryName", redaction_reasons)
+
+    def personal(self) -> pd.Series:
+        """personal_reasons of every row of the chunk, NA where none: decided once per chunk
+        for the payments, the quarantine and the report alike."""
+        frame = self._chunk
+        return self._parsed("personal", "BeneficiaryName", lambda payees: personal_reasons(
+            payees, frame.get("BeneficiaryType"), context_of(frame, CONTEXT_FIELDS)))
 
     def _parsed(self, kind: str, name: str, parse: Callable):
         key = (kind, name)

@@ -8,8 +8,6 @@ import pandas as pd
 
 from schemas.compile import RowValidator
 from schemas.descriptors import load_descriptor
-from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
-from schemas.redaction import redaction_reasons
 from sources.read import EXTRA_PREFIX, ROW, SHEET
 
 FROM = "moneytrail:from"
@@ -36,10 +34,12 @@ def to_payments(
         validator.dates("PaymentDate").precision if "PaymentDate" in frame
         else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
-    payees = frame.get("BeneficiaryName", pd.Series(pd.NA, index=frame.index, dtype="string"))
-    columns["redaction_reason"] = redaction_reasons(payees)
-    columns["personal_data"] = personal_reasons(
-        payees, frame.get("BeneficiaryType"), context_of(frame, CONTEXT_FIELDS))
+    if "BeneficiaryName" in frame:
+        columns["redaction_reason"] = validator.redactions()
+        columns["personal_data"] = validator.personal()
+    else:
+        columns["redaction_reason"] = columns["personal_data"] = pd.Series(
+            pd.NA, index=frame.index, dtype="string")
     columns["extra"] = extra_json(frame)
     order = [spec["name"] for spec in load_descriptor("payment")["fields"]]
     return pd.DataFrame({name: columns[name] for name in order}, index=frame.index)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$"
@@ -53,16 +54,37 @@ def detect_order(values: pd.Series) -> str:
     return "DMY"
 
 
-def parse_dates(values: pd.Series, order: str = "DMY") -> ParsedDates:
-    """Parse a column of date strings in the given order for numeric d/m/y forms."""
-    # A file holds a few hundred distinct dates however many rows it has: each is parsed once.
+def parse_dates(values: pd.Series, order: str = "DMY",
+                known: dict[str, tuple] | None = None) -> ParsedDates:
+    """Parse a column of date strings in the given order for numeric d/m/y forms.
+
+    `known` remembers each distinct text's parse from chunk to chunk of a file (a validator
+    passes the same dict for every chunk): a file writes a few hundred distinct dates however
+    many rows it has, so after its first chunk nearly nothing is left to parse.
+    """
+    known = {} if known is None else known
     codes, distinct = pd.factorize(values.astype("string"))
+    texts = distinct.tolist()
+    new = [text for text in texts if text not in known]
+    if new or _MISSING not in known:
+        parsed = _parse_distinct(pd.Series(pd.array([*new, pd.NA], dtype="string")), order)
+        rows = zip(parsed.dates.tolist(), parsed.ok.tolist(), parsed.precision.tolist(),
+                   parsed.non_standard.tolist(), strict=True)
+        known.update(zip([*new, _MISSING], rows, strict=True))
     # Code -1 (a missing cell) takes the last entry, the parse of NA.
-    distinct = pd.Series(pd.array([*distinct, pd.NA], dtype="string"))
-    parsed = _parse_distinct(distinct, order)
+    table = [known[text] for text in texts] + [known[_MISSING]]
     index = values.index
-    return ParsedDates(*(pd.Series(part.array.take(codes), index=index) for part in (
-        parsed.dates, parsed.ok, parsed.precision, parsed.non_standard)))
+    dates, ok, precision, non_standard = (list(part) for part in zip(*table, strict=True))
+    return ParsedDates(
+        pd.Series(pd.array(dates, dtype="datetime64[s]").take(codes), index=index),
+        pd.Series(np.array(ok, dtype=bool)[codes], index=index),
+        pd.Series(pd.array(precision, dtype="string").take(codes), index=index),
+        pd.Series(np.array(non_standard, dtype=bool)[codes], index=index),
+    )
+
+
+# The key `known` keeps the parse of a missing cell under (no text is the empty tuple).
+_MISSING = ()
 
 
 def _parse_distinct(values: pd.Series, order: str) -> ParsedDates:

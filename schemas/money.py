@@ -64,6 +64,15 @@ def _parse(value: str | None) -> tuple[int | None, bool, bool, bool]:
         return (-pence if plain[1] else pence), True, False, False
     if not text:
         return None, True, False, False
+    plain = _PLAIN.fullmatch(text.replace(",", "").replace("£", ""))
+    if plain:  # "£1,234.50": the same number once its £ and commas are gone
+        pence = int(plain[2]) * 100 + int(plain[3])
+        return (-pence if plain[1] else pence), True, False, True
+    return _general(text)
+
+
+def _general(text: str) -> tuple[int | None, bool, bool, bool]:
+    """_parse for any non-empty text, by the general rules (the fast paths are shortcuts)."""
     # Noise includes every line break, so the bracket and trailing-minus tests need no regex.
     compact = _NOISE.sub("", text)
     bracketed = len(compact) >= 2 and compact[0] == "(" and compact[-1] == ")"

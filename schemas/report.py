@@ -11,8 +11,6 @@ import pandas as pd
 
 from schemas.descriptors import mandatory_requirements
 from schemas.money import parse_pence, pence_to_text
-from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
-from schemas.redaction import redaction_reasons
 from sources.rows import SKIP_REASONS
 
 if TYPE_CHECKING:
@@ -91,15 +89,13 @@ class FileReport:
         if "PaymentDate" in frame:
             self._add_dates(validator.dates("PaymentDate"))
         if "BeneficiaryName" in frame:
-            self.redactions.update(redaction_reasons(frame["BeneficiaryName"]).value_counts()
-                                   .to_dict())
-            self._add_personal(frame)
+            self.redactions.update(validator.redactions().value_counts().to_dict())
+            self._add_personal(frame, validator.personal())
         self._add_errors(chunk)
 
-    def _add_personal(self, frame: pd.DataFrame) -> None:
+    def _add_personal(self, frame: pd.DataFrame, reasons: pd.Series) -> None:
         """Count payees that look like private individuals, and say where (never who)."""
-        found = personal_reasons(frame["BeneficiaryName"], frame.get("BeneficiaryType"),
-                                 context_of(frame, CONTEXT_FIELDS)).dropna()
+        found = reasons.dropna()
         self.personal.update(found.value_counts().to_dict())
         for row in found.index[:max(0, MAX_EXAMPLES - len(self.personal_examples))]:
             self.personal_examples.append({"sheet": frame.at[row, "_sheet"],

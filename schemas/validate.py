@@ -12,10 +12,9 @@ from schemas.compile import RowValidator, Validation
 from schemas.convert import extra_json, to_payments
 from schemas.dates import detect_order
 from schemas.descriptors import load_descriptor
-from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
 from schemas.report import FileReport
 from sources.quirks import Quirks
-from sources.read import ROW, SHEET, TableRead, read_file
+from sources.read import CHUNK_ROWS, ROW, SHEET, TableRead, read_file
 from sources.registry import publisher_quirks
 from sources.tables import UnreadableFile
 
@@ -50,7 +49,6 @@ class CheckedChunk:
         raw = published[invalid][mapped].rename(columns=lambda c: "extra:" + c)
         amount = (self.validator.money("Amount").pence[invalid] if "Amount" in self.frame
                   else pd.Series(pd.NA, index=rows.index, dtype="Int64"))
-        payees = rows.get("BeneficiaryName", pd.Series(pd.NA, index=rows.index, dtype="string"))
         return pd.DataFrame({
             "sheet": rows[SHEET].astype("string"),
             "source_row": rows[ROW].astype("int64"),
@@ -59,14 +57,14 @@ class CheckedChunk:
             "mapped": extra_json(raw),
             "extra": extra_json(rows),
             # A quarantined row can name a private individual too: the site withholds it.
-            "personal_data": personal_reasons(payees, rows.get("BeneficiaryType"),
-                                              context_of(rows, CONTEXT_FIELDS)),
+            "personal_data": (self.validator.personal()[invalid] if "BeneficiaryName" in rows
+                              else pd.Series(pd.NA, index=rows.index, dtype="string")),
         })
 
 
 def check_file(
     path: Path, schema: str = "spend", publisher_id: str | None = None,
-    quirks: Quirks | None = None,
+    quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS,
 ) -> tuple[FileReport, Iterator[CheckedChunk]]:
     """Start validating a file; the report is complete once the chunks are consumed.
 
@@ -76,7 +74,7 @@ def check_file(
     report = FileReport.start(Path(path), schema, publisher_id)
     quirks = quirks or publisher_quirks(publisher_id)
     try:
-        record, chunks = read_file(Path(path), quirks)
+        record, chunks = read_file(Path(path), quirks, chunk_rows)
     except (UnreadableFile, OSError) as failure:
         report.fail(str(failure))
         return report, iter(())

@@ -17,13 +17,17 @@ from sources.quirks import Quirks
 from sources.rows import classify_matrix, clean_rows, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
 ROW = "_row"
 SHEET = "_sheet"
 EXTRA_PREFIX = "extra:"
 # A row this many cells wider than its header is garbage, not data: one such row must not widen
 # a whole chunk (50,000 rows times its width), so its surplus is folded into one cell.
 SURPLUS_CELLS = 100
+# A chunk's attrs[HASH_COLUMNS] names its mapped fields with a "#" in some cell: only they can
+# hold a spreadsheet error (#REF!), and finding that out here, while the cells are fresh, is a
+# fraction of the cost of testing every column's cells again during validation.
+HASH_COLUMNS = "moneytrail:hash_columns"
 
 
 @dataclass
@@ -176,6 +180,9 @@ def _mapped_frame(
     for index in range(len(header), cells.shape[1]):
         out[f"{EXTRA_PREFIX}column {index + 1}"] = _column(cells, index)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(cells)))
+    frame.attrs[HASH_COLUMNS] = frozenset(
+        name for name, index in mapping.fields.items()
+        if index < cells.shape[1] and "#" in "\x1f".join(cells[:, index].tolist()))
     frame[SHEET] = table.sheet
     frame[ROW] = np.array(numbers, dtype="int64")[keep]
     return frame

@@ -72,3 +72,18 @@ def test_month_first_files_are_detected(values, order):
 def test_dates_not_written_as_the_guidance_recommends_are_flagged(text, non_standard):
     parsed = parse_dates(pd.Series([text], dtype="string"))
     assert bool(parsed.non_standard.iloc[0]) is non_standard
+
+
+def test_a_file_parses_each_distinct_date_once_across_its_chunks():
+    known: dict = {}
+    first = parse_dates(pd.Series(["31/12/2023", None, "2023-12"], dtype="string"), "DMY", known)
+    assert set(known) == {"31/12/2023", "2023-12", ()}  # () holds the parse of a missing cell
+    known["2023-12"] = known["31/12/2023"]  # a remembered parse is used, not parsed again
+    again = parse_dates(pd.Series(["2023-12", "31/12/2023", "nonsense", None], dtype="string"),
+                        "DMY", known)
+    assert again.dates.tolist()[:2] == [pd.Timestamp("2023-12-31")] * 2
+    assert again.dates.isna().tolist() == [False, False, True, True]
+    assert again.ok.tolist() == [True, True, False, True]
+    assert again.precision.tolist() == ["day", "day", pd.NA, pd.NA]
+    assert first.precision.tolist() == ["day", pd.NA, "month"]
+    assert str(first.dates.dtype) == str(again.dates.dtype) == "datetime64[s]"

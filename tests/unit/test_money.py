@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.money import parse_pence, pence_to_pounds, pence_to_text
 
@@ -81,3 +83,21 @@ def test_parsing_never_produces_floats():
 def test_pence_render_back(pence, text, pounds):
     assert pence_to_text(pence) == text
     assert pence_to_pounds(pence) == pounds
+
+
+@pytest.mark.parametrize("text", ["£1,234.50", "1,234.50", "-£1,234.50", "£-1,234.50",
+                                  "1,,234.50", "£1234.50", "1234.50", "(1,234.50)", "1234.50-"])
+def test_the_fast_paths_agree_with_the_general_rules(text):
+    """Amounts written plainly, or with only £ and commas, skip the general rules: they give
+    the same pence and flags as the general rules do."""
+    from schemas.money import _general, _parse
+
+    assert _parse(text) == _general(text)
+
+
+@given(st.text(alphabet="0123456789.,£-()+ ", min_size=1, max_size=14))
+def test_the_fast_paths_never_disagree_with_the_general_rules(text):
+    from schemas.money import _general, _parse
+
+    if text.strip():
+        assert _parse(text) == _general(text.strip())

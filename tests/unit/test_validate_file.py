@@ -142,3 +142,18 @@ def test_the_published_example_files_pass_with_full_marks(name):
     assert report["passed"] is True
     assert report["score"] == 100
     assert all(c["field"] for c in report["columns"])
+
+
+def test_spreadsheet_errors_are_found_in_the_columns_the_reader_saw_a_hash_in(messy, write):
+    from sources.read import HASH_COLUMNS
+
+    report, chunks = check_file(messy, publisher_id="testshire")
+    (chunk,) = list(chunks)
+    assert chunk.frame.attrs[HASH_COLUMNS] == {"BeneficiaryName", "Amount"}
+    errors = chunk.validation.errors
+    assert sorted(errors.loc[errors["check"] == "spreadsheet_error", "field"]) == [
+        "Amount", "BeneficiaryName"]
+    # A chunk built without the reader's hint is checked column by column, to the same result.
+    chunk.frame.attrs.clear()
+    again = chunk.validator.validate(chunk.frame)
+    assert again.errors.equals(chunk.validation.errors)
