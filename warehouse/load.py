@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,10 +13,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from schemas.descriptors import load_descriptor
-from schemas.validate import check_file
 from sources.read import file_sha256
 from sources.registry import Publisher
+from warehouse.preparing import Batch, Preparation, prepared, rarer_old_collections
 from warehouse.tables import LIVE, files, payments, publishers, quarantine
 
 # SQLite's page cache while a file loads, in KiB (its default is 2 MiB).
@@ -36,6 +34,8 @@ class LoadOutcome:
     amount_total_pence: int = 0
     superseded: list[int] = field(default_factory=list)
     message: str | None = None
+    # Peak memory of the process that read the file, when a separate one did (MiB).
+    preparer_peak_mib: float | None = None
 
 
 def upsert_publisher(engine: sa.Engine, publisher: Publisher) -> None:
@@ -123,7 +123,7 @@ def _revive(conn, file_id: int, publisher_id: str, url: str) -> int:
 
 
 def _load_rows(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
-    with _rarer_old_collections(), _bigger_page_cache(conn):
+    with _bigger_page_cache(conn):
         return _load_chunks(conn, file_id, publisher, url, path, schema)
 
 
@@ -147,39 +147,22 @@ def _bigger_page_cache(conn) -> Iterator[None]:
         driver.execute(f"PRAGMA cache_size = {before}")
 
 
-@contextlib.contextmanager
-def _rarer_old_collections() -> Iterator[None]:
-    """Collect the garbage collector's older generations less often while a file loads.
-
-    A load allocates millions of rows that live for one chunk; at the usual thresholds the
-    collector walks every surviving object over and over, an eighth of the load's time.
-    """
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, max(middle, 100), max(old, 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(young, middle, old)
-
-
 def _load_chunks(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
-    report, chunks = check_file(path, schema, publisher.id, publisher.quirks)
     outcome = LoadOutcome(url, "loaded", file_id)
-    unheld = None
-    for chunk in chunks:
-        if chunk.table.kind != "transactions":
-            continue  # supplier totals are reported, never loaded as payments
-        valid = chunk.payments(publisher.id, report.record.sha256)
-        unheld = _unheld_required(valid)
-        if unheld:
-            chunks.close()  # no column maps to a field every payment needs: refused whole
-            break
-        bad = chunk.quarantine()
-        _insert_frame(conn, payments, valid.assign(file_id=file_id))
-        _insert_frame(conn, quarantine, bad.assign(file_id=file_id, publisher_id=publisher.id))
-        outcome.rows_loaded += len(valid)
-        outcome.rows_quarantined += len(bad)
-    summary = report.to_json()
+    work = Preparation(Path(path), schema, publisher, file_id, conn.dialect.name)
+    # Closed at once if an insert fails, so a preparing process stops with the load.
+    with rarer_old_collections(), contextlib.closing(prepared(work)) as items:
+        for item in items:
+            if isinstance(item, Batch):
+                table = payments if item.table == "payments" else quarantine
+                _insert_rows(conn, _rows(table, item.frame, conn.dialect.name))
+                if table is payments:
+                    outcome.rows_loaded += len(item.frame)
+                else:
+                    outcome.rows_quarantined += len(item.frame)
+            else:
+                summary, unheld = item.report, item.unheld
+                outcome.preparer_peak_mib = item.peak_mib
     outcome.amount_total_pence = summary["amount_total_pence"]
     if unheld or summary["failure"] or summary["kind"] != "transactions":
         outcome.status = "rejected"
@@ -195,17 +178,6 @@ def _load_chunks(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
     _finish(conn, file_id, "current" if outcome.status == "loaded" else "rejected",
             outcome.message, summary)
     return outcome
-
-
-def _unheld_required(valid: pd.DataFrame) -> str | None:
-    """The source field of a required payment column that no row of this chunk fills (the file
-    has no such column, as Ministry of Defence card files have no payee), or None."""
-    for spec in load_descriptor("payment")["fields"]:
-        name = spec["name"]
-        if (spec.get("constraints", {}).get("required") and len(valid) and name in valid
-                and valid[name].isna().all()):
-            return spec.get("moneytrail:from") or name
-    return None
 
 
 def _finish(conn, file_id: int, status: str, message: str | None, summary: dict | None) -> None:
@@ -244,34 +216,45 @@ def mark_withdrawn(engine: sa.Engine, publisher_id: str, url: str, message: str)
         return changed.rowcount > 0
 
 
-def _insert_frame(conn, table: sa.Table, frame: pd.DataFrame) -> None:
-    """Insert a chunk's rows through the connection's own driver, in its transaction.
+@dataclass
+class Rows:
+    """A chunk's rows for one table, as the database driver binds them."""
 
-    SQLAlchemy's per-row dictionaries cost more than the database's own work on a million-row
-    file, so rows go to the driver as tuples: executemany on SQLite, COPY on PostgreSQL. A
-    column empty in every row of the chunk is left out and takes its default, NULL.
-    """
-    if frame.empty:
-        return
-    dialect = conn.dialect.name
-    values = {c: _driver_values(frame[c.name], c.type, dialect)
+    table: str
+    columns: list[str]
+    rows: list[tuple]
+
+
+def _rows(table: sa.Table, frame: pd.DataFrame, dialect: str) -> Rows:
+    """A chunk's rows as the driver binds them: tuples, not SQLAlchemy's per-row dictionaries,
+    which cost more than the database's own work on a million-row file. A column empty in
+    every row of the chunk is left out and takes its default, NULL."""
+    values = {c.name: _driver_values(frame[c.name], c.type, dialect)
               for c in table.columns if c.name in frame.columns}
     columns = [c for c, cells in values.items() if cells.count(None) < len(cells)]
-    rows = list(zip(*(values[c] for c in columns), strict=True))
-    names = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in columns)
+    return Rows(table.name, columns, list(zip(*(values[c] for c in columns), strict=True)))
+
+
+def _insert_rows(conn, batch: Rows) -> None:
+    """Insert a batch through the connection's own driver, in its transaction: executemany
+    on SQLite, COPY on PostgreSQL."""
+    if not batch.rows:
+        return
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in batch.columns)
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
-        statement = f"COPY {table.name} ({names}) FROM STDIN"
+        statement = f"COPY {batch.table} ({names}) FROM STDIN"
         with _as_sqlalchemy_errors(conn, statement), driver.cursor() as cursor, \
                 cursor.copy(statement) as copy:
-            for row in rows:
+            for row in batch.rows:
                 copy.write_row(row)
         return
-    statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+    marks = ", ".join("?" for _ in batch.columns)
+    statement = f"INSERT INTO {batch.table} ({names}) VALUES ({marks})"
     cursor = driver.cursor()
     try:
         with _as_sqlalchemy_errors(conn, statement):
-            cursor.executemany(statement, rows)
+            cursor.executemany(statement, batch.rows)
     finally:
         cursor.close()
 

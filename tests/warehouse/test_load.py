@@ -117,15 +117,15 @@ def test_a_withdrawn_file_keeps_its_rows_and_comes_back_when_republished(loaded,
 
 def test_a_load_that_fails_part_way_leaves_nothing_behind(loaded, write, monkeypatch):
     calls = []
-    real = loading._insert_frame
+    real = loading._insert_rows
 
-    def failing(conn, table, frame):
-        calls.append(table.name)
-        if table.name == "quarantine":
+    def failing(conn, batch):
+        calls.append(batch.table)
+        if batch.table == "quarantine":
             raise RuntimeError("disk full")
-        real(conn, table, frame)
+        real(conn, batch)
 
-    monkeypatch.setattr(loading, "_insert_frame", failing)
+    monkeypatch.setattr(loading, "_insert_rows", failing)
     with pytest.raises(RuntimeError):
         load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
     assert calls == ["payments", "quarantine"]

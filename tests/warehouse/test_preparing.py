@@ -1,0 +1,119 @@
+"""A large file is read in a separate process: the same rows, the same report, the same errors."""
+
+import multiprocessing
+import os
+import signal
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from benchmarks.messy import write_messy_csv
+from sources.registry import Publisher
+from warehouse import preparing
+from warehouse.load import load_file, upsert_publisher
+from warehouse.preparing import Batch, Preparation, PreparationFailed, Prepared, prepare, prepared
+from warehouse.tables import files, metadata, payments, quarantine
+
+PUB = Publisher(id="testshire", org_id="GB-LAE-TST", name="Testshire Council", kind="council")
+ROWS = 3_000
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    """A messy file of a few thousand rows: title line, £ amounts, bad rows, repeated header."""
+    return write_messy_csv(tmp_path_factory.mktemp("messy") / "spend.csv", ROWS, seed=7)
+
+
+def work(path, schema="spend", chunk_rows=500):
+    return Preparation(path, schema, PUB, file_id=1, dialect="sqlite", chunk_rows=chunk_rows)
+
+
+def items(source) -> tuple[list[tuple[str, pd.DataFrame]], Prepared]:
+    collected = list(source)
+    *batches, end = collected
+    assert all(isinstance(b, Batch) for b in batches) and isinstance(end, Prepared)
+    return [(b.table, b.frame) for b in batches], end
+
+
+def test_a_separate_process_prepares_exactly_what_this_one_does(messy):
+    here, here_end = items(prepare(work(messy.path)))
+    there, there_end = items(preparing._from_child(work(messy.path)))
+    assert len(here) == len(there) >= 2 * 6  # six chunks or more, payments and quarantine
+    for (table, frame), (other_table, other) in zip(here, there, strict=True):
+        assert table == other_table
+        pd.testing.assert_frame_equal(frame, other)
+    assert here_end.report == there_end.report and here_end.unheld == there_end.unheld
+    assert there_end.peak_mib > 0 and here_end.peak_mib is None
+
+
+@pytest.mark.parametrize("threshold", [0, 1 << 40], ids=["separate process", "this process"])
+def test_a_load_is_the_same_whichever_process_reads_the_file(
+        engine, messy, monkeypatch, threshold):
+    monkeypatch.setattr(preparing, "PARALLEL_MIN_BYTES", threshold)
+    upsert_publisher(engine, PUB)
+    outcome = load_file(engine, PUB, "http://x/spend.csv", messy.path)
+    assert (outcome.preparer_peak_mib is not None) == (threshold == 0)
+    with engine.connect() as conn:
+        loaded, pence = conn.execute(sa.select(sa.func.count(),
+                                               sa.func.sum(payments.c.amount_pence))).one()
+        held = conn.execute(sa.select(sa.func.count()).select_from(quarantine)).scalar()
+        total = conn.execute(sa.select(files.c.amount_total_pence)).scalar()
+    assert messy.reconciles(loaded, held, int(pence)) == []
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (messy.loaded, messy.quarantined)
+    assert total == messy.total_pence
+
+
+def test_both_ways_leave_the_same_warehouse(tmp_path, messy, monkeypatch):
+    from warehouse.engine import connect
+
+    snapshots = []
+    for threshold in (0, 1 << 40):
+        monkeypatch.setattr(preparing, "PARALLEL_MIN_BYTES", threshold)
+        engine = connect(f"sqlite:///{tmp_path / f'{threshold}.db'}")
+        upsert_publisher(engine, PUB)
+        load_file(engine, PUB, "http://x/spend.csv", messy.path, fetched_at="2026-11-25")
+        with engine.connect() as conn:
+            snapshots.append({
+                t.name: conn.execute(sa.select(t).order_by(*t.primary_key)).all()
+                for t in metadata.sorted_tables if t.name in ("payments", "quarantine")})
+        engine.dispose()
+    assert snapshots[0] == snapshots[1] and len(snapshots[0]["payments"]) == messy.loaded
+
+
+def test_an_error_while_preparing_reaches_the_loader_as_itself(messy):
+    with pytest.raises(ValueError) as here:
+        list(prepare(work(messy.path, schema="no-such-schema")))
+    with pytest.raises(ValueError) as there:
+        list(preparing._from_child(work(messy.path, schema="no-such-schema")))
+    assert str(there.value) == str(here.value)
+
+
+def test_a_preparing_process_that_dies_is_named_not_waited_for(messy):
+    source = preparing._from_child(work(messy.path))
+    next(source)  # the process is running and has sent its first batch
+    (child,) = [p for p in multiprocessing.active_children()
+                if p.name == f"moneytrail-prepare {messy.path.name}"]
+    os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(PreparationFailed, match=rf"{messy.path.name}: the process reading it "
+                                                r"ended before it finished \(exit code -9\)"):
+        list(source)
+
+
+def test_a_load_that_stops_early_stops_its_preparing_process(messy):
+    source = preparing._from_child(work(messy.path))
+    next(source)
+    (child,) = [p for p in multiprocessing.active_children()
+                if p.name == f"moneytrail-prepare {messy.path.name}"]
+    source.close()
+    assert not child.is_alive()
+
+
+def test_small_files_and_the_switch_keep_to_this_process(tmp_path, messy, monkeypatch):
+    assert not preparing._in_separate_process(messy.path)  # a few thousand rows
+    monkeypatch.setattr(preparing, "PARALLEL_MIN_BYTES", 0)
+    assert preparing._in_separate_process(messy.path)
+    assert not preparing._in_separate_process(tmp_path / "missing.csv")
+    monkeypatch.setenv(preparing.PARALLEL_ENV, "0")
+    assert not preparing._in_separate_process(messy.path)
+    assert list(prepared(work(messy.path)))[-1].peak_mib is None

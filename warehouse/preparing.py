@@ -1,0 +1,215 @@
+"""Read, validate and convert a file for loading: all of a load but the database's own work.
+
+A large file is prepared in a separate process while the loading process inserts the rows it
+has already been sent, so the two halves of a load run on two cores at once. The database
+work stays in the loading process, inside its one transaction; the other process only reads
+the file and sends each chunk's typed rows, then the file's report. Turning them into the
+driver's tuples and inserting them is left to the loading process, which would otherwise
+wait on the other most of the time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import os
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from schemas.descriptors import load_descriptor
+from schemas.validate import check_file
+from sources.read import CHUNK_ROWS
+from sources.registry import Publisher
+
+# Files at least this big are prepared in a separate process. Starting one costs a fraction
+# of a second; below this size (about 100,000 rows of CSV) a load takes a few seconds.
+PARALLEL_MIN_BYTES = 2 << 20
+# Set to "0" to prepare every file in the loading process.
+PARALLEL_ENV = "MONEYTRAIL_LOAD_PROCESSES"
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What to prepare: one file version, for one warehouse dialect."""
+
+    path: Path
+    schema: str
+    publisher: Publisher
+    file_id: int
+    dialect: str
+    chunk_rows: int = CHUNK_ROWS
+
+
+@dataclass
+class Batch:
+    """A chunk's rows for one table ("payments" or "quarantine"), as typed columns."""
+
+    table: str
+    frame: pd.DataFrame
+
+
+@dataclass
+class Prepared:
+    """The end of a file: its validation report, and the required field no column holds."""
+
+    report: dict
+    unheld: str | None
+    peak_mib: float | None = None
+
+
+@dataclass
+class _Failure:
+    """An exception raised while preparing, sent back to the loading process."""
+
+    exception: BaseException | None
+    text: str
+
+
+class PreparationFailed(RuntimeError):
+    """The process preparing a file ended without finishing it."""
+
+
+def prepared(work: Preparation) -> Iterator[Batch | Prepared]:
+    """The file's batches, then its Prepared record: from a separate process for a large
+    file, else from this one."""
+    if _in_separate_process(work.path):
+        yield from _from_child(work)
+    else:
+        yield from prepare(work)
+
+
+def _in_separate_process(path: Path) -> bool:
+    if os.environ.get(PARALLEL_ENV, "").strip() == "0":
+        return False
+    if multiprocessing.current_process().daemon:
+        return False  # a daemonic process may not start children
+    try:
+        return path.stat().st_size >= PARALLEL_MIN_BYTES
+    except OSError:
+        return False  # reading it will fail, and the report will say why
+
+
+def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
+    """Read, validate and convert a file: each chunk's payment and quarantine rows, typed as
+    the warehouse stores them, then the file's report."""
+    publisher = work.publisher
+    report, chunks = check_file(work.path, work.schema, publisher.id, publisher.quirks,
+                                work.chunk_rows)
+    unheld = None
+    for chunk in chunks:
+        if chunk.table.kind != "transactions":
+            continue  # supplier totals are reported, never loaded as payments
+        valid = chunk.payments(publisher.id, report.record.sha256)
+        unheld = unheld_required(valid)
+        if unheld:
+            chunks.close()  # no column maps to a field every payment needs: refused whole
+            break
+        bad = chunk.quarantine()
+        yield Batch("payments", valid.assign(file_id=work.file_id))
+        yield Batch("quarantine", bad.assign(file_id=work.file_id, publisher_id=publisher.id))
+    yield Prepared(report.to_json(), unheld)
+
+
+@lru_cache(maxsize=1)
+def _context() -> multiprocessing.context.BaseContext:
+    """Children forked from a clean server process, which has moneytrail imported: neither
+    a copy of this process's threads and locks (fork) nor a fresh interpreter each (spawn)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
+    context = _context()
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(work, sending), daemon=True,
+                            name=f"moneytrail-prepare {work.path.name}")
+    child.start()
+    sending.close()
+    try:
+        while True:
+            try:
+                item = receiving.recv()
+            except EOFError:
+                child.join()
+                raise PreparationFailed(
+                    f"{work.path.name}: the process reading it ended before it finished "
+                    f"(exit code {child.exitcode})") from None
+            if isinstance(item, _Failure):
+                if item.exception is not None:
+                    raise item.exception
+                raise PreparationFailed(f"{work.path.name}: {item.text}")
+            yield item
+            if isinstance(item, Prepared):
+                return
+    finally:
+        receiving.close()
+        if child.is_alive():
+            child.terminate()  # the load stopped early: the rest is not wanted
+        child.join()
+
+
+def _child(work: Preparation, sending) -> None:
+    """The preparing process: send each batch as soon as it is ready; the pipe's small buffer
+    holds back a process that runs ahead, so at most a chunk or two is in flight."""
+    try:
+        with rarer_old_collections():
+            for item in prepare(work):
+                if isinstance(item, Prepared):
+                    item.peak_mib = _peak_mib()
+                sending.send(item)
+    except BrokenPipeError:
+        pass  # the loading process stopped or was killed: nothing is waiting
+    except BaseException as failure:  # noqa: BLE001 - every failure goes back to the loader
+        _send_failure(sending, failure)
+    finally:
+        sending.close()
+
+
+def _send_failure(sending, failure: BaseException) -> None:
+    text = "".join(traceback.format_exception_only(failure)).strip()
+    with contextlib.suppress(BrokenPipeError):
+        try:
+            sending.send(_Failure(failure, text))
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled: send its text
+            sending.send(_Failure(None, text))
+
+
+def _peak_mib() -> float | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+@contextlib.contextmanager
+def rarer_old_collections() -> Iterator[None]:
+    """Collect the garbage collector's older generations less often while a file loads.
+
+    A load allocates millions of rows that live for one chunk; at the usual thresholds the
+    collector walks every surviving object over and over, an eighth of the load's time.
+    """
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, max(middle, 100), max(old, 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
+
+
+def unheld_required(valid: pd.DataFrame) -> str | None:
+    """The source field of a required payment column that no row of this chunk fills (the file
+    has no such column, as Ministry of Defence card files have no payee), or None."""
+    for spec in load_descriptor("payment")["fields"]:
+        name = spec["name"]
+        if (spec.get("constraints", {}).get("required") and len(valid) and name in valid
+                and valid[name].isna().all()):
+            return spec.get("moneytrail:from") or name
+    return None
