@@ -16,7 +16,7 @@ import pandera.pandas as pa
 
 from schemas.dates import ParsedDates, parse_dates
 from schemas.money import ParsedMoney, parse_pence
-from schemas.privacy import CONTEXT_FIELDS, context_of, personal_reasons
+from schemas.privacy import context_columns, personal_reasons
 from schemas.redaction import redaction_reasons
 from sources.read import HASH_COLUMNS
 
@@ -45,7 +45,10 @@ class RowValidator:
         self.expected: dict[tuple[str, str], str] = {}
         self._chunk: pd.DataFrame | None = None
         self._memo: dict[tuple[str, str], object] = {}
-        self._known_dates: dict[str, dict[str, tuple]] = {}  # per field, for parse_dates
+        # Decisions kept from chunk to chunk of a file: dates per field, payees' redaction and
+        # privacy reasons.
+        self._known_dates: dict[str, dict[str, tuple]] = {}
+        self._known: dict[str, dict] = {}
         self.schema = pa.DataFrameSchema(
             {name: self._column(spec) for name, spec in self.fields.items()},
             strict=False,
@@ -86,16 +89,23 @@ class RowValidator:
                                 lambda values: pd.Series(False, index=values.index))
         return self._parsed("sheet_error", name, _sheet_error)
 
+    def missing(self, name: str) -> pd.Series:
+        """Which cells of a column are empty, found once per chunk for all of its checks."""
+        return self._parsed("missing", name, lambda values: values.isna())
+
     def redactions(self) -> pd.Series:
         """redaction_reasons of the chunk's payees (the chunk must have a payee column)."""
-        return self._parsed("redaction", "BeneficiaryName", redaction_reasons)
+        known = self._known.setdefault("redaction", {})
+        return self._parsed("redaction", "BeneficiaryName",
+                            lambda payees: redaction_reasons(payees, known))
 
     def personal(self) -> pd.Series:
         """personal_reasons of every row of the chunk, NA where none: decided once per chunk
         for the payments, the quarantine and the report alike."""
         frame = self._chunk
+        known = self._known.setdefault("personal", {})
         return self._parsed("personal", "BeneficiaryName", lambda payees: personal_reasons(
-            payees, frame.get("BeneficiaryType"), context_of(frame, CONTEXT_FIELDS)))
+            payees, frame.get("BeneficiaryType"), context_columns(frame), known))
 
     def _parsed(self, kind: str, name: str, parse: Callable):
         key = (kind, name)
@@ -120,10 +130,12 @@ class RowValidator:
 
     def _check(self, field: str, name: str, test: Callable, expected: str) -> pa.Check:
         self.expected[(field, name)] = expected
-        # ignore_na hands the check only the non-empty cells, while the memoised parses cover
-        # the whole chunk: unaligned, pandera reports the failure with no row and the row
-        # passes, so a column with one empty cell let every bad value in it through.
-        return pa.Check(lambda s: test(s).reindex(s.index), name=name, ignore_na=True)
+        # Every check sees the whole column, as the memoised parses do, and passes its empty
+        # cells itself (requiredness is pandera's nullable check). Pandera's ignore_na would
+        # drop the empty cells before each check: a scan of the column per check, and a
+        # result to realign with the parses, which cover the whole chunk.
+        return pa.Check(lambda s: test(s).fillna(False).astype(bool) | self.missing(field),
+                        name=name, ignore_na=False)
 
     def _type_checks(self, spec: dict) -> list[pa.Check]:
         name, kind = spec["name"], spec.get("type", "string")

@@ -103,16 +103,27 @@ def _pays_people(context: str | None) -> bool:
 
 
 def personal_reasons(payees: pd.Series, beneficiary_types: pd.Series | None = None,
-                     contexts: pd.Series | None = None) -> pd.Series:
+                     contexts: pd.Series | list[pd.Series] | None = None,
+                     known: dict | None = None) -> pd.Series:
     """personal_reason for each row (NA where none), deciding each distinct value once.
 
-    Payee, type and category text are each decided per distinct value, then combined: a
-    narrative column makes nearly every row distinct, while its payees and categories repeat.
+    `contexts` is the row's category text: one column, or several (the row is in a category
+    that pays people when any of them says so). Payee, type and category text are each decided
+    per distinct value, then combined. `known` keeps those decisions from chunk to chunk of a
+    file (a validator passes the same dict for every chunk): its payees and categories repeat.
     """
+    known = {} if known is None else known
     index = payees.index
-    by_name = _distinct(payees, lambda p: _by_name(" ".join(p.split())))
-    individual = _distinct(_text(beneficiary_types, index), _individual)
-    pays_people = _distinct(_text(contexts, index), _pays_people)
+    by_name = _distinct(payees, lambda p: _by_name(" ".join(p.split())),
+                        known.setdefault("name", {}))
+    individual = _distinct(_text(beneficiary_types, index), _individual,
+                           known.setdefault("type", {}))
+    columns = contexts if isinstance(contexts, list) else [contexts]
+    pays_people = [False] * len(index)
+    for column in columns:
+        if column is not None:
+            decided = _distinct(column, _pays_people, known.setdefault("category", {}))
+            pays_people = [a or b for a, b in zip(pays_people, decided, strict=True)]
     result = [
         settled if settled is not _OPEN else _by_row(person, named, is_type, is_category)
         for (settled, person, named), is_type, is_category
@@ -121,22 +132,22 @@ def personal_reasons(payees: pd.Series, beneficiary_types: pd.Series | None = No
     return pd.Series(result, index=index, dtype="string")
 
 
-def _distinct(values: pd.Series, decide) -> list:
-    """decide(text) for each value (empty text for a missing one), called once per distinct."""
-    codes, uniques = pd.factorize(values.astype("string").fillna(""))
-    decided = [decide(str(text)) for text in uniques]
+def _distinct(values: pd.Series, decide, known: dict) -> list:
+    """decide(text) for each value (empty text for a missing one), called once per distinct
+    text, remembered in `known`."""
+    codes, uniques = pd.factorize(values.astype("string"))
+    texts = uniques.tolist()
+    for text in texts:
+        if text not in known:
+            known[text] = decide(str(text))
+    decided = [known[text] for text in texts] + [decide("")]  # code -1: a missing value
     return [decided[code] for code in codes.tolist()]
 
 
-def context_of(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series | None:
-    """The row's category text: the given columns that exist, joined."""
-    present = [c for c in columns if c in frame]
-    if not present:
-        return None
-    text = frame[present[0]].astype("string").fillna("")
-    for column in present[1:]:
-        text = text + " | " + frame[column].astype("string").fillna("")
-    return text
+def context_columns(frame: pd.DataFrame, columns: tuple[str, ...] = CONTEXT_FIELDS
+                    ) -> list[pd.Series]:
+    """The row's category text: those of the given columns the frame has."""
+    return [frame[c] for c in columns if c in frame]
 
 
 def _text(values: pd.Series | None, index: pd.Index) -> pd.Series:

@@ -31,12 +31,22 @@ def is_redaction_marker(payee: str | None) -> bool:
     return bool(payee) and _marker_pattern().search(payee.strip()) is not None
 
 
-def redaction_reasons(payees: pd.Series) -> pd.Series:
-    """The redaction reason for each payee that is a redaction marker, NA for the rest."""
+def redaction_reasons(payees: pd.Series, known: dict[str, object] | None = None) -> pd.Series:
+    """The redaction reason for each payee that is a redaction marker, NA for the rest.
+
+    `known` keeps each payee's reason from chunk to chunk of a file (a validator passes the same
+    dict for every chunk).
+    """
     # Decided once per distinct payee: a file names far fewer payees than it has rows.
+    known = {} if known is None else known
     codes, distinct = pd.factorize(payees.astype("string"))
-    reasons = _distinct_reasons(pd.Series(distinct, dtype="string")).array
-    return pd.Series(reasons.take(codes, allow_fill=True), index=payees.index, dtype="string")
+    texts = distinct.tolist()
+    new = [text for text in texts if text not in known]
+    if new:
+        known.update(zip(new, _distinct_reasons(pd.Series(new, dtype="string")).tolist(),
+                         strict=True))
+    reasons = pd.array([known[text] for text in texts] + [pd.NA], dtype="string")
+    return pd.Series(reasons.take(codes), index=payees.index, dtype="string")
 
 
 def _distinct_reasons(payees: pd.Series) -> pd.Series:

@@ -15,7 +15,13 @@ import sqlalchemy as sa
 
 from sources.read import file_sha256
 from sources.registry import Publisher
-from warehouse.preparing import Batch, Preparation, prepared, rarer_old_collections
+from warehouse.preparing import (
+    Batch,
+    Preparation,
+    collect_chunk,
+    collected_per_chunk,
+    prepared,
+)
 from warehouse.tables import LIVE, files, payments, publishers, quarantine
 
 # SQLite's page cache while a file loads, in KiB (its default is 2 MiB).
@@ -151,7 +157,7 @@ def _load_chunks(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
     outcome = LoadOutcome(url, "loaded", file_id)
     work = Preparation(Path(path), schema, publisher, file_id, conn.dialect.name)
     # Closed at once if an insert fails, so a preparing process stops with the load.
-    with rarer_old_collections(), contextlib.closing(prepared(work)) as items:
+    with collected_per_chunk(), contextlib.closing(prepared(work)) as items:
         for item in items:
             if isinstance(item, Batch):
                 table = payments if item.table == "payments" else quarantine
@@ -160,6 +166,7 @@ def _load_chunks(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
                     outcome.rows_loaded += len(item.frame)
                 else:
                     outcome.rows_quarantined += len(item.frame)
+                    collect_chunk()
             else:
                 summary, unheld = item.report, item.unheld
                 outcome.preparer_peak_mib = item.peak_mib

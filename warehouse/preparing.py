@@ -111,6 +111,8 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
             chunks.close()  # no column maps to a field every payment needs: refused whole
             break
         bad = chunk.quarantine()
+        del chunk
+        collect_chunk()
         yield Batch("payments", valid.assign(file_id=work.file_id))
         yield Batch("quarantine", bad.assign(file_id=work.file_id, publisher_id=publisher.id))
     yield Prepared(report.to_json(), unheld)
@@ -159,7 +161,7 @@ def _child(work: Preparation, sending) -> None:
     """The preparing process: send each batch as soon as it is ready; the pipe's small buffer
     holds back a process that runs ahead, so at most a chunk or two is in flight."""
     try:
-        with rarer_old_collections():
+        with collected_per_chunk():
             for item in prepare(work):
                 if isinstance(item, Prepared):
                     item.peak_mib = _peak_mib()
@@ -190,18 +192,28 @@ def _peak_mib() -> float | None:
 
 
 @contextlib.contextmanager
-def rarer_old_collections() -> Iterator[None]:
-    """Collect the garbage collector's older generations less often while a file loads.
+def collected_per_chunk() -> Iterator[None]:
+    """Collect garbage once per chunk while a file loads, not whenever allocations pile up.
 
-    A load allocates millions of rows that live for one chunk; at the usual thresholds the
-    collector walks every surviving object over and over, an eighth of the load's time.
+    A load allocates millions of short-lived rows and cells. Run automatically, the collector
+    walks the rows of the chunk in hand again and again: a fifth of the time a load took, even
+    with its older generations collected less often. Inside this block automatic collection is
+    off, and collect_chunk(), called after each chunk, collects the young generations, so
+    garbage held in reference cycles lives no longer than a chunk or two.
     """
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, max(middle, 100), max(old, 100))
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(young, middle, old)
+        if was_enabled:
+            gc.enable()
+
+
+def collect_chunk() -> None:
+    """The per-chunk collection of collected_per_chunk (nothing when collection is automatic)."""
+    if not gc.isenabled():
+        gc.collect(1)
 
 
 def unheld_required(valid: pd.DataFrame) -> str | None:

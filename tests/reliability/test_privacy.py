@@ -6,56 +6,79 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from schemas.privacy import REASONS, personal_reason
+from schemas.privacy import REASONS, personal_reason, personal_reasons
 from schemas.validate import report_file
 from warehouse.accuracy import load_labels
 
 pytestmark = pytest.mark.reliability
 
 
-@pytest.mark.parametrize(
-    "payee, beneficiary_type, context, reason",
-    [
-        # A title and a name.
-        ("Mr J Smith", None, None, "title"),
-        ("MRS A. JONES", None, None, "title"),
-        ("Dr Patel", None, None, "title"),
-        ("MISS H M FERNANDES", None, None, "title"),
-        # The file says so.
-        ("K Moore", "Individual", None, "type"),
-        ("Kowalczyk Anna", "Sole Trader", None, "type"),
-        # A category that pays people, and a payee that could be one.
-        ("Adewunmi Oriolowo", None, "Direct Payments", "category"),
-        ("The Boulters", None, "Fostering Allowances | Children's Services", "category"),
-        ("P Nowak", None, "Personal Budget", "category"),
-        # Shaped like a person's name: a forename or initials, then a surname.
-        ("JOHN SMITH", None, None, "name"),
-        ("Smith, John", None, None, "name"),
-        ("J.A. Smith", None, None, "name"),
-        ("P H JONES", None, None, "name"),
-        ("Mary-Jane O'Neill", None, None, "name"),
-        # Organisations, whatever the category.
-        ("Acme Ltd", None, "Direct Payments", None),
-        ("Greater London Fostering", None, "Fostering Allowances", None),
-        ("Amazon", None, "Direct Payments", None),
-        ("Pinsent Masons", None, None, None),
-        ("Thames Water", None, None, None),
-        ("BT Openreach", None, None, None),
-        ("HM TREASURY", None, None, None),
-        ("Victoria House", None, None, None),
-        ("Henry Hyams Solicitors", None, None, None),
-        ("Tesco Stores 2187", None, None, None),
-        # Already withheld: a redaction marker is not a name.
-        ("REDACTED", None, "Direct Payments", None),
-        ("Personal Data", "Individual", None, None),
-        ("", None, None, None),
-    ],
-)
+CASES = [
+    # A title and a name.
+    ("Mr J Smith", None, None, "title"),
+    ("MRS A. JONES", None, None, "title"),
+    ("Dr Patel", None, None, "title"),
+    ("MISS H M FERNANDES", None, None, "title"),
+    # The file says so.
+    ("K Moore", "Individual", None, "type"),
+    ("Kowalczyk Anna", "Sole Trader", None, "type"),
+    # A category that pays people, and a payee that could be one.
+    ("Adewunmi Oriolowo", None, "Direct Payments", "category"),
+    ("The Boulters", None, "Fostering Allowances | Children's Services", "category"),
+    ("P Nowak", None, "Personal Budget", "category"),
+    # Shaped like a person's name: a forename or initials, then a surname.
+    ("JOHN SMITH", None, None, "name"),
+    ("Smith, John", None, None, "name"),
+    ("J.A. Smith", None, None, "name"),
+    ("P H JONES", None, None, "name"),
+    ("Mary-Jane O'Neill", None, None, "name"),
+    # Organisations, whatever the category.
+    ("Acme Ltd", None, "Direct Payments", None),
+    ("Greater London Fostering", None, "Fostering Allowances", None),
+    ("Amazon", None, "Direct Payments", None),
+    ("Pinsent Masons", None, None, None),
+    ("Thames Water", None, None, None),
+    ("BT Openreach", None, None, None),
+    ("HM TREASURY", None, None, None),
+    ("Victoria House", None, None, None),
+    ("Henry Hyams Solicitors", None, None, None),
+    ("Tesco Stores 2187", None, None, None),
+    # Already withheld: a redaction marker is not a name.
+    ("REDACTED", None, "Direct Payments", None),
+    ("Personal Data", "Individual", None, None),
+    ("", None, None, None),
+]
+
+
+@pytest.mark.parametrize("payee, beneficiary_type, context, reason", CASES)
 def test_personal_payees_are_recognised(payee, beneficiary_type, context, reason):
     assert personal_reason(payee, beneficiary_type, context) == reason
     assert reason is None or reason in REASONS
+
+
+def test_a_chunk_is_decided_as_each_of_its_rows_would_be():
+    """personal_reasons decides a chunk per distinct value, with its category text in several
+    columns and decisions kept from chunk to chunk: row by row, personal_reason's answers."""
+    cases = [(payee, kind, (context or "").split(" | "))
+             for payee, kind, context, _ in CASES]
+    width = max(len(parts) for _, _, parts in cases)
+    frame = pd.DataFrame({
+        "payee": pd.array([p or None for p, _, _ in cases], dtype="string"),
+        "type": pd.array([k for _, k, _ in cases], dtype="string"),
+        **{f"context {i}": pd.array([(parts + [None] * width)[i] or None
+                                     for _, _, parts in cases], dtype="string")
+           for i in range(width)},
+    })
+    expected = [personal_reason(p, k, c) for p, k, c, _ in CASES]
+    known: dict = {}
+    for _ in range(2):  # the second time, every decision comes from `known`
+        found = personal_reasons(frame["payee"], frame["type"],
+                                 [frame[f"context {i}"] for i in range(width)], known)
+        assert [None if pd.isna(r) else r for r in found] == expected
+    assert known["category"] and known["name"]
 
 
 def test_real_company_and_charity_names_are_not_taken_for_people():

@@ -30,3 +30,13 @@ from schemas.redaction import redaction_reasons
 def test_redaction_markers(payee, reason):
     result = redaction_reasons(pd.Series([payee], dtype="string")).iloc[0]
     assert (None if pd.isna(result) else result) == reason
+
+
+def test_a_files_payees_are_decided_once_across_its_chunks():
+    known: dict = {}
+    first = redaction_reasons(pd.Series(["REDACTED", "ACME LTD", None], dtype="string"), known)
+    assert set(known) == {"REDACTED", "ACME LTD"}
+    known["ACME LTD"] = "other"  # a remembered decision is used, not decided again
+    again = redaction_reasons(pd.Series(["ACME LTD", "Withheld", None], dtype="string"), known)
+    assert first.tolist() == ["other", pd.NA, pd.NA]
+    assert again.tolist() == ["other", "other", pd.NA] and "Withheld" in known

@@ -117,3 +117,19 @@ def test_small_files_and_the_switch_keep_to_this_process(tmp_path, messy, monkey
     monkeypatch.setenv(preparing.PARALLEL_ENV, "0")
     assert not preparing._in_separate_process(messy.path)
     assert list(prepared(work(messy.path)))[-1].peak_mib is None
+
+
+def test_collection_is_per_chunk_during_a_load_and_automatic_again_after(messy):
+    import gc
+
+    assert gc.isenabled()
+    with preparing.collected_per_chunk():
+        assert not gc.isenabled()
+        kept = [[] for _ in range(5 * gc.get_threshold()[0])]
+        assert gc.get_count()[0] > gc.get_threshold()[0]  # young objects pile up, uncollected,
+        preparing.collect_chunk()  # until the chunk is done
+        assert gc.get_count()[0] < gc.get_threshold()[0] and len(kept) > 0
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), preparing.collected_per_chunk():
+        raise RuntimeError("a load that fails still restores automatic collection")
+    assert gc.isenabled()
