@@ -14,7 +14,7 @@ import pandas as pd
 
 from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
 from sources.quirks import Quirks
-from sources.rows import classify_matrix, clean_rows, repair_fused
+from sources.rows import classify_matrix, clean_matrix, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
 CHUNK_ROWS = 20_000
@@ -162,7 +162,7 @@ def _mapped_frame(
         cells, repaired = repair_fused(rows[at], width)
         record.repaired_rows += repaired
         rows[at] = _fold_surplus(cells, limit)
-    cells = clean_rows(rows, max(len(header), max(map(len, rows))))
+    cells, hashes = clean_matrix(rows, max(len(header), max(map(len, rows))))
     mapping = table.mapping
     reason = classify_matrix(cells, header, mapping.fields)
     record.skipped.update(Counter(reason[reason != ""].tolist()))
@@ -181,8 +181,7 @@ def _mapped_frame(
         out[f"{EXTRA_PREFIX}column {index + 1}"] = _column(cells, index)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(cells)))
     frame.attrs[HASH_COLUMNS] = frozenset(
-        name for name, index in mapping.fields.items()
-        if index < cells.shape[1] and "#" in "\x1f".join(cells[:, index].tolist()))
+        name for name, index in mapping.fields.items() if index in hashes)
     frame[SHEET] = table.sheet
     frame[ROW] = np.array(numbers, dtype="int64")[keep]
     return frame

@@ -66,9 +66,36 @@ def clean(frame: pd.DataFrame) -> pd.DataFrame:
 
 def clean_rows(rows: list[list[str]], width: int) -> np.ndarray:
     """Rows of text cells as a rows x width matrix of stripped text, short rows padded."""
+    return clean_matrix(rows, width)[0]
+
+
+def clean_matrix(rows: list[list[str]], width: int) -> tuple[np.ndarray, frozenset[int]]:
+    """clean_rows(), and the positions of the columns with a "#" in some cell (only they can
+    hold a spreadsheet error such as #REF!), found in one pass over the chunk's text."""
     padded = (row if len(row) == width else row + [""] * (width - len(row)) for row in rows)
     cells = [cell.strip(BLANK_CHARS) for row in padded for cell in row]
-    return _matrix(cells, (len(rows), width))
+    return _matrix(cells, (len(rows), width)), _hash_columns(cells, width)
+
+
+# Joins a chunk's cells for one search of its text; a cell holding it is searched column-wise.
+_SEPARATOR = "\x1f"
+
+
+def _hash_columns(cells: list[str], width: int) -> frozenset[int]:
+    text = _SEPARATOR.join(cells)
+    if "#" not in text:
+        return frozenset()
+    if text.count(_SEPARATOR) != len(cells) - 1:  # a cell holds the separator itself
+        return frozenset(j for j in range(width) if "#" in "".join(cells[j::width]))
+    found: set[int] = set()
+    cell, start = 0, 0
+    while (at := text.find("#", start)) != -1:
+        cell += text.count(_SEPARATOR, start, at)
+        found.add(cell % width)
+        start = text.find(_SEPARATOR, at)  # on to the next cell
+        if start == -1 or len(found) == width:
+            break
+    return frozenset(found)
 
 
 def _matrix(cells: list[str], shape: tuple[int, int]) -> np.ndarray:

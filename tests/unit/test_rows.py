@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sources.rows import classify, clean, repair_fused
 
@@ -64,3 +66,15 @@ def test_three_cells_fused_into_one_are_split():
 )
 def test_rows_that_merely_mention_dates_are_not_repaired(cells):
     assert repair_fused(cells, 5) == (cells, False)
+
+
+@given(st.integers(1, 6).flatmap(lambda width: st.tuples(
+    st.just(width),
+    st.lists(st.lists(st.sampled_from(["", "a", "#", "#REF!", "x#y", "\x1f", "b\x1f#", " # "]),
+                      min_size=width, max_size=width), min_size=1, max_size=8))))
+def test_the_columns_a_hash_is_in_are_found_in_one_pass(case):
+    from sources.rows import clean_matrix
+
+    width, rows = case
+    matrix, hashes = clean_matrix(rows, width)
+    assert hashes == {j for j in range(width) if any("#" in c for c in matrix[:, j])}

@@ -81,9 +81,16 @@ def test_csv_rows_carry_physical_line_numbers_through_quoted_newlines_and_bare_c
     assert rows == [(1, ["a", "b"]), (2, ["multi\nline", "1"]), (4, []), (5, ["z", "2"])]
 
 
-def test_nul_bytes_do_not_sink_a_csv():
-    _, [rows] = rows_of(b"a,b\n1\x00,2\n")
-    assert rows[1] == (2, ["1", "2"])
+@pytest.mark.parametrize("raw", [
+    b"a,b\n1\x00,2\n",
+    b"a,b\n1,2\x00\n" + b"x,y\n" * 300_000,  # the NUL is found past the first block read
+    "\ufeffa,b\n1\x00,2\n".encode("utf-16-le"),  # in UTF-16 a zero byte is no NUL
+    "a,b\n1,2\n".encode("utf-16"),
+    "a,b\n1\x00,2\n".encode("cp1252"),
+])
+def test_nul_bytes_do_not_sink_a_csv(raw):
+    _, [rows] = rows_of(raw)
+    assert rows[:2] == [(1, ["a", "b"]), (2, ["1", "2"])]
 
 
 def test_every_sheet_of_a_workbook_is_read_with_native_values_as_text():
