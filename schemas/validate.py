@@ -88,7 +88,7 @@ def _checked(report, record, chunks, descriptor, date_order) -> Iterator[Checked
         for table, frame in chunks:
             validator = validators.get(id(table))
             if validator is None:
-                order = date_order or _order(frame)
+                order = date_order or _order(table, frame)
                 validator = validators[id(table)] = RowValidator(descriptor, order)
             checked = CheckedChunk(table, frame, validator, validator.validate(frame))
             report.add(checked)
@@ -98,8 +98,11 @@ def _checked(report, record, chunks, descriptor, date_order) -> Iterator[Checked
     report.finish()
 
 
-def _order(frame: pd.DataFrame) -> str:
-    return detect_order(frame["PaymentDate"]) if "PaymentDate" in frame else "DMY"
+def _order(table: TableRead, frame: pd.DataFrame) -> str:
+    """Day or month first, told from the table's first rows (the reader's sample)."""
+    if "PaymentDate" not in frame:
+        return "DMY"
+    return detect_order(pd.Series(table.date_sample, dtype="string"))
 
 
 def report_file(

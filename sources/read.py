@@ -14,10 +14,16 @@ import pandas as pd
 
 from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
 from sources.quirks import Quirks
-from sources.rows import classify_matrix, clean_matrix, repair_fused
+from sources.rows import BLANK_CHARS, classify_matrix, clean_matrix, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
 CHUNK_ROWS = 20_000
+# A file's first chunks are smaller (an eighth of CHUNK_ROWS, doubling), so that a second process
+# inserting a large file's rows (warehouse.preparing) has rows to insert sooner.
+FIRST_CHUNK_SHARE = 8
+# Whether a table's dates are day or month first is told from the dates in up to this many of
+# its first rows, however small its chunks.
+DATE_SAMPLE_ROWS = 50_000
 ROW = "_row"
 SHEET = "_sheet"
 EXTRA_PREFIX = "extra:"
@@ -37,6 +43,8 @@ class TableRead:
     sheet: str | None
     header_row: int | None
     mapping: HeaderMapping | None
+    # The distinct payment date texts of the table's first DATE_SAMPLE_ROWS rows.
+    date_sample: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -133,11 +141,19 @@ def _table_chunks(
     for _, cells in opening[:index]:
         record.skipped["preamble" if any(c.strip() for c in cells) else "blank"] += 1
     body = itertools.chain(opening[index + 1 :], raw.rows)
+    date_at = mapping.fields.get("PaymentDate")
+    if date_at is not None:
+        ahead = list(itertools.islice(body, DATE_SAMPLE_ROWS))
+        table.date_sample = sorted({cells[date_at].strip(BLANK_CHARS) for _, cells in ahead
+                                    if len(cells) > date_at} - {""})
+        body = itertools.chain(ahead, body)
     width = _named_width(header)
-    while batch := list(itertools.islice(body, chunk_rows)):
+    size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
+    while batch := list(itertools.islice(body, size)):
         frame = _mapped_frame(record, table, header, batch, width)
         if len(frame):
             yield table, frame
+        size = min(2 * size, chunk_rows)
 
 
 def _named_width(header: list[str]) -> int:

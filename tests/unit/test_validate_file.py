@@ -157,3 +157,16 @@ def test_spreadsheet_errors_are_found_in_the_columns_the_reader_saw_a_hash_in(me
     chunk.frame.attrs.clear()
     again = chunk.validator.validate(chunk.frame)
     assert again.errors.equals(chunk.validation.errors)
+
+
+def test_date_order_is_told_from_the_first_rows_not_the_first_chunk(write):
+    """The first chunks are small (warehouse.preparing inserts sooner); the month-first proof
+    here comes 200 rows in, past the first chunks, and still decides the whole file."""
+    rows = ["A,01/02/2009,1"] * 200 + ["B,11/17/2009,2"]
+    path = write("q4.csv", "Supplier Name,Updated,Amount\n" + "\n".join(rows) + "\n")
+    report, chunks = check_file(path, chunk_rows=64)
+    sizes = [len(chunk.frame) for chunk in chunks]
+    assert sizes == [8, 16, 32, 64, 64, 17]  # an eighth of chunk_rows, doubling
+    summary = report.to_json()
+    assert summary["date_order"] == "MDY"
+    assert (summary["date_min"], summary["date_max"]) == ("2009-01-02", "2009-11-17")

@@ -133,3 +133,22 @@ def test_collection_is_per_chunk_during_a_load_and_automatic_again_after(messy):
     with pytest.raises(RuntimeError), preparing.collected_per_chunk():
         raise RuntimeError("a load that fails still restores automatic collection")
     assert gc.isenabled()
+
+
+def test_the_command_line_loads_a_large_file_through_a_second_process(tmp_path):
+    """`moneytrail load` of a file over the size at which a second process reads it: the
+    forkserver's child starts from the console script as it does from any program."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    made = write_messy_csv(tmp_path / "big.csv", 20_000, seed=3)
+    assert made.path.stat().st_size >= preparing.PARALLEL_MIN_BYTES
+    command = Path(sys.executable).with_name("moneytrail")
+    data = tmp_path / "data"
+    result = subprocess.run(
+        [str(command), "load", str(made.path), "--publisher", "big-trust", "--data-dir",
+         str(data)], capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (f"big.csv: loaded, {made.loaded} rows loaded, {made.quarantined} quarantined"
+            in result.stdout), result.stdout
