@@ -27,8 +27,8 @@ from schemas.validate import check_file
 from sources.read import CHUNK_ROWS
 from sources.registry import Publisher
 
-# Files at least this big are prepared in a separate process. Starting one costs a fraction
-# of a second; below this size (about 100,000 rows of CSV) a load takes a few seconds.
+# Files at least this big (about 13,000 rows of CSV, half a second's work) are prepared in a
+# separate process: starting one costs a few hundredths of a second once its server is up.
 PARALLEL_MIN_BYTES = 2 << 20
 # Set to "0" to prepare every file in the loading process.
 PARALLEL_ENV = "MONEYTRAIL_LOAD_PROCESSES"
@@ -132,7 +132,13 @@ def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(work, sending), daemon=True,
                             name=f"moneytrail-prepare {work.path.name}")
-    child.start()
+    try:
+        child.start()
+    except OSError:  # no process to be had (a limit on processes, no memory): read it here
+        receiving.close()
+        sending.close()
+        yield from prepare(work)
+        return
     sending.close()
     try:
         while True:
@@ -145,6 +151,8 @@ def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
                     f"(exit code {child.exitcode})") from None
             if isinstance(item, _Failure):
                 if item.exception is not None:
+                    item.exception.add_note(f"raised while reading {work.path.name} in a "
+                                            "separate process")
                     raise item.exception
                 raise PreparationFailed(f"{work.path.name}: {item.text}")
             yield item

@@ -87,6 +87,17 @@ def test_an_error_while_preparing_reaches_the_loader_as_itself(messy):
     with pytest.raises(ValueError) as there:
         list(preparing._from_child(work(messy.path, schema="no-such-schema")))
     assert str(there.value) == str(here.value)
+    assert there.value.__notes__ == ["raised while reading spend.csv in a separate process"]
+
+
+def test_a_process_that_cannot_be_started_leaves_the_reading_to_this_one(messy, monkeypatch):
+    def refuse(self):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(preparing._context().Process, "start", refuse)
+    here, here_end = items(prepare(work(messy.path)))
+    there, there_end = items(preparing._from_child(work(messy.path)))
+    assert len(here) == len(there) and here_end.report == there_end.report
 
 
 def test_a_preparing_process_that_dies_is_named_not_waited_for(messy):
