@@ -89,6 +89,8 @@ def _in_separate_process(path: Path) -> bool:
         return False
     if multiprocessing.current_process().daemon:
         return False  # a daemonic process may not start children
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False  # Windows has no forkserver
     try:
         return path.stat().st_size >= PARALLEL_MIN_BYTES
     except OSError:

@@ -127,6 +127,9 @@ def test_small_files_and_the_switch_keep_to_this_process(tmp_path, messy, monkey
     assert not preparing._in_separate_process(tmp_path / "missing.csv")
     monkeypatch.setenv(preparing.PARALLEL_ENV, "0")
     assert not preparing._in_separate_process(messy.path)
+    monkeypatch.delenv(preparing.PARALLEL_ENV)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert not preparing._in_separate_process(messy.path)
     assert list(prepared(work(messy.path)))[-1].peak_mib is None
 
 
