@@ -28,7 +28,7 @@ ROW = "_row"
 SHEET = "_sheet"
 EXTRA_PREFIX = "extra:"
 # A row this many cells wider than its header is garbage, not data: one such row must not widen
-# a whole chunk (50,000 rows times its width), so its surplus is folded into one cell.
+# a whole chunk (thousands of rows times its width), so its surplus is folded into one cell.
 SURPLUS_CELLS = 100
 # A chunk's attrs[HASH_COLUMNS] names its mapped fields with a "#" in some cell: only they can
 # hold a spreadsheet error (#REF!), and finding that out here, while the cells are fresh, is a
