@@ -64,7 +64,7 @@ class CheckedChunk:
 
 def check_file(
     path: Path, schema: str = "spend", publisher_id: str | None = None,
-    quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS,
+    quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS, sha256: str | None = None,
 ) -> tuple[FileReport, Iterator[CheckedChunk]]:
     """Start validating a file; the report is complete once the chunks are consumed.
 
@@ -74,7 +74,7 @@ def check_file(
     report = FileReport.start(Path(path), schema, publisher_id)
     quirks = quirks or publisher_quirks(publisher_id)
     try:
-        record, chunks = read_file(Path(path), quirks, chunk_rows)
+        record, chunks = read_file(Path(path), quirks, chunk_rows, sha256)
     except (UnreadableFile, OSError) as failure:
         report.fail(str(failure))
         return report, iter(())

@@ -98,9 +98,13 @@ def file_sha256(path: Path) -> str:
 
 
 def read_file(
-    path: Path, quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS
+    path: Path, quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS,
+    sha256: str | None = None,
 ) -> tuple[FileRead, Iterator[tuple[TableRead, pd.DataFrame]]]:
     """Open a file and return its reading record and a generator of (table, chunk) pairs.
+
+    `sha256` is the file's digest when the caller has it already (a load hashes the file
+    first, to know whether it is new): the file is not read again to compute it.
 
     Each chunk holds one column per mapped spend field (text, stripped, empty as NA), one
     "extra:<header>" column per unmapped column, and the provenance columns _sheet and _row.
@@ -113,7 +117,7 @@ def read_file(
     except Exception:
         stream.close()
         raise
-    record = FileRead(path, file_sha256(path), found.format, found.encoding)
+    record = FileRead(path, sha256 or file_sha256(path), found.format, found.encoding)
     return record, _chunks(record, found.tables, stream, quirks or Quirks(), chunk_rows)
 
 

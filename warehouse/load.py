@@ -105,7 +105,7 @@ def load_file(
             message = f"the same bytes are already loaded from {twin.url}"
             _finish(conn, file_id, "duplicate", message, None)
             return LoadOutcome(url, "duplicate", file_id, message=message)
-        outcome = _load_rows(conn, file_id, publisher, url, path, schema)
+        outcome = _load_rows(conn, file_id, publisher, url, path, schema, sha256)
         if outcome.status == "loaded":
             outcome.superseded = _supersede(conn, publisher.id, url, file_id)
         return outcome
@@ -128,9 +128,9 @@ def _revive(conn, file_id: int, publisher_id: str, url: str) -> int:
     return file_id
 
 
-def _load_rows(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
+def _load_rows(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutcome:
     with _bigger_page_cache(conn):
-        return _load_chunks(conn, file_id, publisher, url, path, schema)
+        return _load_chunks(conn, file_id, publisher, url, path, schema, sha256)
 
 
 @contextlib.contextmanager
@@ -153,9 +153,10 @@ def _bigger_page_cache(conn) -> Iterator[None]:
         driver.execute(f"PRAGMA cache_size = {before}")
 
 
-def _load_chunks(conn, file_id, publisher, url, path, schema) -> LoadOutcome:
+def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutcome:
     outcome = LoadOutcome(url, "loaded", file_id)
-    work = Preparation(Path(path), schema, publisher, file_id, conn.dialect.name)
+    work = Preparation(Path(path), schema, publisher, file_id, conn.dialect.name,
+                       sha256=sha256)
     # Closed at once if an insert fails, so a preparing process stops with the load.
     with collected_per_chunk(), contextlib.closing(prepared(work)) as items:
         for item in items:

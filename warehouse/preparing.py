@@ -44,6 +44,7 @@ class Preparation:
     file_id: int
     dialect: str
     chunk_rows: int = CHUNK_ROWS
+    sha256: str | None = None  # the file's, when the loader has hashed it already
 
 
 @dataclass
@@ -102,7 +103,7 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
     the warehouse stores them, then the file's report."""
     publisher = work.publisher
     report, chunks = check_file(work.path, work.schema, publisher.id, publisher.quirks,
-                                work.chunk_rows)
+                                work.chunk_rows, work.sha256)
     unheld = None
     for chunk in chunks:
         if chunk.table.kind != "transactions":

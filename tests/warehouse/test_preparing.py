@@ -166,3 +166,20 @@ def test_the_command_line_loads_a_large_file_through_a_second_process(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (f"big.csv: loaded, {made.loaded} rows loaded, {made.quarantined} quarantined"
             in result.stdout), result.stdout
+
+
+def test_a_load_reads_the_file_once_to_hash_it(engine, messy, monkeypatch):
+    """load_file hashes the file to know whether it is new; reading it does not hash it again,
+    and the digest it passes on is the one every payment row records."""
+    import sources.read as reading
+
+    hashed = []
+    real = reading.file_sha256
+    monkeypatch.setattr(reading, "file_sha256", lambda path: hashed.append(path) or real(path))
+    monkeypatch.setattr("warehouse.load.file_sha256", reading.file_sha256)
+    upsert_publisher(engine, PUB)
+    load_file(engine, PUB, "http://x/spend.csv", messy.path)
+    assert hashed == [messy.path]
+    with engine.connect() as conn:
+        recorded = conn.execute(sa.select(payments.c.file_sha256).distinct()).scalars().all()
+    assert recorded == [real(messy.path)]
