@@ -125,7 +125,10 @@ class FileReport:
             entry = self.errors.setdefault(
                 key, ErrorGroup(check, name, expected.get((name, check), check)))
             entry.count += len(group)
-            for _, error in group.head(MAX_EXAMPLES - len(entry.examples)).iterrows():
+            # The first rows of the file, whatever order the checks reported them in and
+            # however the file was cut into chunks.
+            first = group.sort_values("index", kind="stable")
+            for _, error in first.head(MAX_EXAMPLES - len(entry.examples)).iterrows():
                 row = int(error["index"])
                 value = error["value"]
                 entry.examples.append({

@@ -170,3 +170,15 @@ def test_date_order_is_told_from_the_first_rows_not_the_first_chunk(write):
     summary = report.to_json()
     assert summary["date_order"] == "MDY"
     assert (summary["date_min"], summary["date_max"]) == ("2009-01-02", "2009-11-17")
+
+
+@pytest.mark.parametrize("chunk_rows", [8, 64, 20_000])
+def test_error_examples_are_the_first_rows_in_the_file_however_it_is_chunked(write, chunk_rows):
+    rows = [f"A{i},01/02/2024,1.00" if i % 3 else f",01/02/2024,{i}.00" for i in range(60)]
+    path = write("gaps.csv", "Supplier Name,Payment Date,Amount\n" + "\n".join(rows) + "\n")
+    report, chunks = check_file(path, chunk_rows=chunk_rows)
+    for _ in chunks:
+        pass
+    (required,) = [e for e in report.to_json()["errors"] if e["type"] == "required"]
+    assert required["count"] == 20
+    assert [e["row"] for e in required["examples"]] == [2, 5, 8, 11, 14]
