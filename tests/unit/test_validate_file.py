@@ -182,3 +182,27 @@ def test_error_examples_are_the_first_rows_in_the_file_however_it_is_chunked(wri
     (required,) = [e for e in report.to_json()["errors"] if e["type"] == "required"]
     assert required["count"] == 20
     assert [e["row"] for e in required["examples"]] == [2, 5, 8, 11, 14]
+
+
+def test_text_is_arrow_backed_and_the_python_backend_gives_the_same_rows(messy):
+    import pandas as pd
+
+    def outcome():
+        report, chunks = check_file(messy, publisher_id="testshire")
+        kept = [(chunk.frame, chunk.payments("testshire", "0" * 64), chunk.quarantine())
+                for chunk in chunks]
+        return report.to_json(), kept
+
+    # pyarrow is a dependency: the reader's text columns are Arrow strings, whose .str methods
+    # are vectorised kernels (docs/performance.md).
+    summary, kept = outcome()
+    assert kept[0][0]["BeneficiaryName"].dtype.storage == "pyarrow"
+    with pd.option_context("mode.string_storage", "python"):
+        python_summary, python_kept = outcome()
+    assert python_kept[0][0]["BeneficiaryName"].dtype.storage == "python"
+    assert python_summary == summary
+    for ours, theirs in zip(kept, python_kept, strict=True):
+        for frame, python_frame in zip(ours, theirs, strict=True):
+            pd.testing.assert_frame_equal(frame, python_frame, check_dtype=False,
+                                          check_column_type=False, check_index_type=False)
+            assert list(frame.dtypes.astype(str)) == list(python_frame.dtypes.astype(str))
