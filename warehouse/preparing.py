@@ -14,6 +14,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import tempfile
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,16 @@ from sources.registry import Publisher
 PARALLEL_MIN_BYTES = 2 << 20
 # Set to "0" to prepare every file in the loading process.
 PARALLEL_ENV = "MONEYTRAIL_LOAD_PROCESSES"
+# The server that forks preparing processes imports this module and prepares this tiny file
+# once (warm_up), so that no child pays for what a first preparation loads lazily. It is written
+# in Windows-1252, as most English councils' files are, so that codec is loaded too.
+WARM_UP_CSV = (
+    "Spend over \u00a3500\r\n"
+    "Body Name,Supplier Name,Payment Date,Amount,Expense Area,Expense Type\r\n"
+    "Warmshire,Warm Up Ltd,01/04/2024,\"1,000.00\",Highways,Repairs\r\n"
+    "Warmshire,REDACTED,02/04/2024,(12.50),Adult Care,Care\r\n"
+    "Warmshire,#REF!,3rd April 2024,not money,Highways,\r\n"
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +137,22 @@ def _context() -> multiprocessing.context.BaseContext:
     """Children forked from a clean server process, which has moneytrail imported: neither
     a copy of this process's threads and locks (fork) nor a fresh interpreter each (spawn)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "warehouse.preparing_warm"])
     return context
+
+
+def warm_up() -> None:
+    """Prepare a tiny built-in file, so that what a first preparation loads lazily (pandera's
+    check backends and hypothesis, which it imports; the header crosswalk; the schemas) is
+    loaded in the forkserver, once, and inherited by every preparing process it forks: about
+    a third of a second saved for each large file. Run by importing warehouse.preparing_warm.
+    """
+    with tempfile.TemporaryDirectory(prefix="moneytrail-warm-") as folder:
+        path = Path(folder) / "warm-up.csv"
+        path.write_text(WARM_UP_CSV, encoding="cp1252")
+        publisher = Publisher("warm-up", "XX-WARM-UP", "Warmshire", "council")
+        for _ in prepare(Preparation(path, "spend", publisher, 0, "sqlite")):
+            pass
 
 
 def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:

@@ -183,3 +183,27 @@ def test_a_load_reads_the_file_once_to_hash_it(engine, messy, monkeypatch):
     with engine.connect() as conn:
         recorded = conn.execute(sa.select(payments.c.file_sha256).distinct()).scalars().all()
     assert recorded == [real(messy.path)]
+
+
+def test_the_server_that_forks_preparing_processes_has_loaded_what_they_need(messy):
+    """After the warm-up the forkserver runs, preparing a real file imports nothing new: each
+    preparing process starts with pandera's backends, the crosswalk and the schemas loaded."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import warehouse.preparing_warm\n"
+        "from warehouse.preparing import prepare\n"
+        "from tests.warehouse.test_preparing import work\n"
+        "from pathlib import Path\n"
+        "before = set(sys.modules)\n"
+        f"found = list(prepare(work(Path({str(messy.path)!r}))))\n"
+        "assert len(found) > 2, found\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert preparing._context().get_start_method() == "forkserver"
