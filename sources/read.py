@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
 from sources.quirks import Quirks
@@ -211,6 +212,13 @@ def _column(cells: np.ndarray, index: int) -> pd.Series:
     """One column of the cleaned cells as text, NA where empty."""
     if index >= cells.shape[1]:
         return pd.Series(pd.NA, index=pd.RangeIndex(len(cells)), dtype="string")
-    column = cells[:, index].copy()
-    column[column == ""] = None
+    column = cells[:, index]
+    empty = column == ""
+    if pd.StringDtype().storage == "pyarrow":
+        # Every cell is a str already: Arrow takes them as they are, the empty ones masked,
+        # without pandas' pass to check and convert each one first.
+        text = pa.array(column, type=pa.large_string(), mask=empty)
+        return pd.Series(pd.arrays.ArrowStringArray(text))
+    column = column.copy()
+    column[empty] = None
     return pd.Series(pd.array(column, dtype="string"))

@@ -133,8 +133,11 @@ def classify_matrix(
     named = [i for i, h in enumerate(header) if h.strip() and i < width]
     if named:
         wanted = np.array([header[i].strip(BLANK_CHARS) for i in named], dtype=object)
-        repeated = (cells[:, named] == wanted).all(axis=1)
-        reason[(reason == "") & repeated] = "repeated_header"
+        # Only rows matching the header's first named cell can repeat it: the rest of the
+        # comparison is made for those few rows, not for every cell of the chunk.
+        maybe = np.flatnonzero(cells[:, named[0]] == wanted[0])
+        repeated = maybe[(cells[np.ix_(maybe, named)] == wanted).all(axis=1)]
+        reason[repeated[reason[repeated] == ""]] = "repeated_header"
 
     def present(name: str) -> np.ndarray:
         index = fields.get(name)

@@ -78,3 +78,19 @@ def test_the_columns_a_hash_is_in_are_found_in_one_pass(case):
     width, rows = case
     matrix, hashes = clean_matrix(rows, width)
     assert hashes == {j for j in range(width) if any("#" in c for c in matrix[:, j])}
+
+
+@given(st.lists(st.lists(st.sampled_from(["", "Body", "Supplier Name", "x", "Amount"]),
+                         min_size=5, max_size=5), min_size=1, max_size=10),
+       st.lists(st.integers(0, 9), max_size=4))
+def test_a_repeated_header_is_found_wherever_it_is_and_only_there(rows, copies):
+    import numpy as np
+
+    from sources.rows import classify_matrix, clean_matrix
+
+    for at in copies:
+        rows.insert(min(at, len(rows)), list(HEADER))
+    cells, _ = clean_matrix(rows, len(HEADER))
+    reasons = classify_matrix(cells, HEADER, FIELDS)
+    full_copy = (cells == np.array(HEADER, dtype=object)).all(axis=1)
+    assert ((reasons == "repeated_header") == full_copy).all()
