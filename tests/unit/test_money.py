@@ -101,3 +101,18 @@ def test_the_fast_paths_never_disagree_with_the_general_rules(text):
 
     if text.strip():
         assert _parse(text) == _general(text.strip())
+
+
+_MONEY_LIKE = st.one_of(
+    st.none(), st.text(alphabet="0123456789.,£-()+ \u00a0\t\n\ve", max_size=12),
+    st.from_regex(r"-?£?[0-9,]{1,19}\.[0-9]{1,3}", fullmatch=True))
+
+
+@given(st.lists(_MONEY_LIKE, min_size=1, max_size=30))
+def test_a_column_parsed_by_arrow_kernels_is_parsed_as_cell_by_cell(cells):
+    """Arrow strings take the column-at-a-time path; pandas' Python strings parse each text."""
+    arrow = parse_pence(pd.Series(cells, dtype=pd.StringDtype("pyarrow")))
+    each = parse_pence(pd.Series(cells, dtype=pd.StringDtype("python")))
+    pd.testing.assert_series_equal(arrow.pence, each.pence)
+    for flags in ("ok", "rounded", "non_standard"):
+        assert getattr(arrow, flags).tolist() == getattr(each, flags).tolist(), flags
