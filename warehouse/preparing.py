@@ -14,11 +14,14 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import queue
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import pandas as pd
@@ -194,29 +197,72 @@ def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
 
 
 def _child(work: Preparation, sending) -> None:
-    """The preparing process: send each batch as soon as it is ready; the pipe's small buffer
-    holds back a process that runs ahead, so at most a chunk or two is in flight."""
+    """The preparing process: pickle each batch as soon as it is ready and hand it to a thread
+    that writes it to the pipe, so that preparing goes on while the loading process is busy
+    inserting. Up to OUTBOX_BATCHES batches wait; beyond that the pipe holds this process back.
+    """
+    outbox = _Outbox(sending)
     try:
         with collected_per_chunk():
             for item in prepare(work):
                 if isinstance(item, Prepared):
                     item.peak_mib = _peak_mib()
-                sending.send(item)
-    except BrokenPipeError:
-        pass  # the loading process stopped or was killed: nothing is waiting
+                if not outbox.put(ForkingPickler.dumps(item)):
+                    break  # the loading process stopped or was killed: nothing is waiting
     except BaseException as failure:  # noqa: BLE001 - every failure goes back to the loader
-        _send_failure(sending, failure)
+        outbox.put(_pickled_failure(failure))
     finally:
+        outbox.close()
         sending.close()
 
 
-def _send_failure(sending, failure: BaseException) -> None:
+# Pickled batches a preparing process may hold while the pipe is full: enough to ride out a
+# slow insert or two (a batch is about 11 MB for 20,000 rows), few enough to bound memory.
+OUTBOX_BATCHES = 4
+
+
+class _Outbox:
+    """A bounded queue of pickled messages and the thread that writes them to the pipe.
+
+    Writing to a pipe releases the GIL, so the thread waits on the loading process while the
+    preparing process's main thread goes on preparing.
+    """
+
+    def __init__(self, sending) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=OUTBOX_BATCHES)
+        self._broken = threading.Event()
+        self._thread = threading.Thread(target=self._write, args=(sending,), daemon=True,
+                                        name="moneytrail-prepare-outbox")
+        self._thread.start()
+
+    def put(self, message: bytes) -> bool:
+        """Queue a message; False once the loading process has stopped reading."""
+        if self._broken.is_set():
+            return False
+        self._queue.put(message)
+        return not self._broken.is_set()
+
+    def close(self) -> None:
+        """Wait until every queued message is written (or the pipe found broken)."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _write(self, sending) -> None:
+        while (message := self._queue.get()) is not None:
+            if self._broken.is_set():
+                continue  # drain, so that put() never waits on a queue nobody empties
+            try:
+                sending.send_bytes(message)
+            except (BrokenPipeError, OSError):
+                self._broken.set()
+
+
+def _pickled_failure(failure: BaseException) -> bytes:
     text = "".join(traceback.format_exception_only(failure)).strip()
-    with contextlib.suppress(BrokenPipeError):
-        try:
-            sending.send(_Failure(failure, text))
-        except Exception:  # noqa: BLE001 - an exception that cannot be pickled: send its text
-            sending.send(_Failure(None, text))
+    try:
+        return ForkingPickler.dumps(_Failure(failure, text))
+    except Exception:  # noqa: BLE001 - an exception that cannot be pickled: send its text
+        return ForkingPickler.dumps(_Failure(None, text))
 
 
 def _peak_mib() -> float | None:

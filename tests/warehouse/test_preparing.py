@@ -207,3 +207,16 @@ def test_the_server_that_forks_preparing_processes_has_loaded_what_they_need(mes
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert preparing._context().get_start_method() == "forkserver"
+
+
+def test_the_outbox_keeps_order_and_stops_when_the_loader_stops_reading():
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    outbox = preparing._Outbox(sending)
+    assert all(outbox.put(f"batch {i}".encode()) for i in range(3))
+    assert [receiving.recv_bytes() for _ in range(3)] == [b"batch 0", b"batch 1", b"batch 2"]
+    receiving.close()  # the loading process is gone: writes now fail
+    big = b"x" * (1 << 20)  # more than the pipe holds, so the write is attempted and fails
+    results = [outbox.put(big) for _ in range(preparing.OUTBOX_BATCHES + 4)]
+    assert results[-1] is False  # the preparing loop is told to stop...
+    outbox.close()  # ...and closing never waits on a queue nobody empties
+    sending.close()
