@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from sources.read import file_sha256
@@ -237,10 +237,9 @@ def _rows(table: sa.Table, frame: pd.DataFrame, dialect: str) -> Rows:
     """A chunk's rows as the driver binds them: tuples, not SQLAlchemy's per-row dictionaries,
     which cost more than the database's own work on a million-row file. A column empty in
     every row of the chunk is left out and takes its default, NULL."""
-    values = {c.name: _driver_values(frame[c.name], c.type, dialect)
-              for c in table.columns if c.name in frame.columns}
-    columns = [c for c, cells in values.items() if cells.count(None) < len(cells)]
-    return Rows(table.name, columns, list(zip(*(values[c] for c in columns), strict=True)))
+    held = [c for c in table.columns if c.name in frame.columns and frame[c.name].notna().any()]
+    values = [_driver_values(frame[c.name], c.type, dialect) for c in held]
+    return Rows(table.name, [c.name for c in held], list(zip(*values, strict=True)))
 
 
 def _insert_rows(conn, batch: Rows) -> None:
@@ -282,10 +281,11 @@ def _driver_values(column: pd.Series, kind: sa.types.TypeEngine, dialect: str) -
     """A column as the plain Python values its driver binds: None for missing, int for
     integers, 'yyyy-mm-dd' text for dates (how SQLAlchemy stores a Date in SQLite)."""
     if pd.api.types.is_datetime64_any_dtype(column):
-        days = column.to_numpy().astype("datetime64[D]")
-        text = days.astype(str).astype(object)
-        text[np.isnat(days)] = None
-        return text.tolist()
+        # Payment dates are whole days; a time of day would make this cast fail loudly.
+        return pa.array(column).cast(pa.date32()).cast(pa.string()).to_pylist()
     if isinstance(kind, sa.Boolean) and dialect == "sqlite":
         column = column.astype("Int64")  # SQLAlchemy stores booleans in SQLite as 1 and 0
+    if isinstance(column.array, pd.arrays.ArrowStringArray):
+        # Arrow makes the str objects itself, a quarter faster than by way of numpy.
+        return pa.chunked_array(column.array.__arrow_array__()).to_pylist()
     return column.to_numpy(dtype=object, na_value=None).tolist()
