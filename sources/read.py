@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
 from sources.quirks import Quirks
-from sources.rows import BLANK_CHARS, classify_matrix, clean_matrix, repair_fused
+from sources.rows import BLANK_CHARS, Cells, classify_matrix, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
 CHUNK_ROWS = 20_000
@@ -183,24 +182,25 @@ def _mapped_frame(
         cells, repaired = repair_fused(rows[at], width)
         record.repaired_rows += repaired
         rows[at] = _fold_surplus(cells, limit)
-    cells, hashes = clean_matrix(rows, max(len(header), max(map(len, rows))))
+    cells = Cells(rows, max(len(header), max(map(len, rows))))
     mapping = table.mapping
     reason = classify_matrix(cells, header, mapping.fields)
     record.skipped.update(Counter(reason[reason != ""].tolist()))
     amount_at = mapping.fields.get("Amount")
     for row in np.flatnonzero(reason == "totals"):
-        record.totals_rows.append(TotalsRow(table.sheet, numbers[row], cells[row, amount_at]))
+        record.totals_rows.append(TotalsRow(table.sheet, numbers[row], cells.cell(row, amount_at)))
     keep = reason == ""
-    cells = cells[keep]
+    kept = np.flatnonzero(keep)
     out = {
-        name: _column(cells, index) for name, index in mapping.fields.items()
+        name: _column(cells, index, kept) for name, index in mapping.fields.items()
     }
     for column in mapping.columns:
         if column.field is None:
-            out[EXTRA_PREFIX + column.name] = _column(cells, column.index)
-    for index in range(len(header), cells.shape[1]):
-        out[f"{EXTRA_PREFIX}column {index + 1}"] = _column(cells, index)
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(cells)))
+            out[EXTRA_PREFIX + column.name] = _column(cells, column.index, kept)
+    for index in range(len(header), cells.width):
+        out[f"{EXTRA_PREFIX}column {index + 1}"] = _column(cells, index, kept)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(kept)))
+    hashes = cells.hash_columns()
     frame.attrs[HASH_COLUMNS] = frozenset(
         name for name, index in mapping.fields.items() if index in hashes)
     frame[SHEET] = table.sheet
@@ -208,17 +208,11 @@ def _mapped_frame(
     return frame
 
 
-def _column(cells: np.ndarray, index: int) -> pd.Series:
-    """One column of the cleaned cells as text, NA where empty."""
-    if index >= cells.shape[1]:
-        return pd.Series(pd.NA, index=pd.RangeIndex(len(cells)), dtype="string")
-    column = cells[:, index]
-    empty = column == ""
+def _column(cells: Cells, index: int, rows: np.ndarray) -> pd.Series:
+    """One column of the chunk's kept rows as text, NA where empty."""
+    if index >= cells.width:
+        return pd.Series(pd.NA, index=pd.RangeIndex(len(rows)), dtype="string")
+    text = cells.column(index, rows)
     if pd.StringDtype().storage == "pyarrow":
-        # Every cell is a str already: Arrow takes them as they are, the empty ones masked,
-        # without pandas' pass to check and convert each one first.
-        text = pa.array(column, type=pa.large_string(), mask=empty)
         return pd.Series(pd.arrays.ArrowStringArray(text))
-    column = column.copy()
-    column[empty] = None
-    return pd.Series(pd.array(column, dtype="string"))
+    return pd.Series(pd.array(text.to_pylist(), dtype="string"))  # pandas' Python strings

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Padding publishers leave in "empty" cells: NBSP, and the dagger Lambeth's report tool emits.
 BLANK_CHARS = " \t\r\n\u00a0\u2020\ufeff"
@@ -64,38 +67,46 @@ def clean(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(_matrix(cells, frame.shape), index=frame.index, columns=frame.columns)
 
 
-def clean_rows(rows: list[list[str]], width: int) -> np.ndarray:
-    """Rows of text cells as a rows x width matrix of stripped text, short rows padded."""
-    return clean_matrix(rows, width)[0]
+class Cells:
+    """A chunk's cells as Arrow text, row by row, `width` cells a row: stripped of padding
+    (BLANK_CHARS), empty cells null. Stripping, blank tests and the search for "#" run as
+    Arrow kernels over the whole chunk instead of once per cell in Python."""
+
+    def __init__(self, rows: list[list[str]], width: int) -> None:
+        padded = (row if len(row) == width else row + [""] * (width - len(row)) for row in rows)
+        text = pc.utf8_trim(pa.array(list(itertools.chain.from_iterable(padded)),
+                                     type=pa.large_string()), characters=BLANK_CHARS)
+        self.text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
+        self.rows, self.width = len(rows), width
+        self.nonblank = _numpy(pc.is_valid(self.text)).reshape(self.rows, width)
+
+    def hash_columns(self) -> frozenset[int]:
+        """The positions of the columns with a "#" in some cell: only they can hold a
+        spreadsheet error such as #REF!."""
+        found = _numpy(pc.fill_null(pc.match_substring(self.text, "#"), False))
+        return frozenset(np.flatnonzero(found.reshape(self.rows, self.width).any(axis=0)).tolist())
+
+    def column(self, index: int, rows: np.ndarray | None = None) -> pa.Array:
+        """One column's text (null where empty), of every row or of the given rows."""
+        positions = np.arange(self.rows) if rows is None else rows
+        return self.text.take(pa.array(positions * self.width + index))
+
+    def equal(self, index: int, value: str) -> np.ndarray:
+        """Which rows hold exactly `value` in a column."""
+        if not value:
+            return ~self.nonblank[:, index]
+        return _numpy(pc.fill_null(pc.equal(self.column(index), value), False))
+
+    def row(self, row: int) -> list[str]:
+        start = row * self.width
+        return [cell or "" for cell in self.text[start:start + self.width].to_pylist()]
+
+    def cell(self, row: int, index: int) -> str:
+        return self.text[row * self.width + index].as_py() or ""
 
 
-def clean_matrix(rows: list[list[str]], width: int) -> tuple[np.ndarray, frozenset[int]]:
-    """clean_rows(), and the positions of the columns with a "#" in some cell (only they can
-    hold a spreadsheet error such as #REF!), found in one pass over the chunk's text."""
-    padded = (row if len(row) == width else row + [""] * (width - len(row)) for row in rows)
-    cells = [cell.strip(BLANK_CHARS) for row in padded for cell in row]
-    return _matrix(cells, (len(rows), width)), _hash_columns(cells, width)
-
-
-# Joins a chunk's cells for one search of its text; a cell holding it is searched column-wise.
-_SEPARATOR = "\x1f"
-
-
-def _hash_columns(cells: list[str], width: int) -> frozenset[int]:
-    text = _SEPARATOR.join(cells)
-    if "#" not in text:
-        return frozenset()
-    if text.count(_SEPARATOR) != len(cells) - 1:  # a cell holds the separator itself
-        return frozenset(j for j in range(width) if "#" in "".join(cells[j::width]))
-    found: set[int] = set()
-    cell, start = 0, 0
-    while (at := text.find("#", start)) != -1:
-        cell += text.count(_SEPARATOR, start, at)
-        found.add(cell % width)
-        start = text.find(_SEPARATOR, at)  # on to the next cell
-        if start == -1 or len(found) == width:
-            break
-    return frozenset(found)
+def _numpy(values: pa.Array) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False)
 
 
 def _matrix(cells: list[str], shape: tuple[int, int]) -> np.ndarray:
@@ -117,27 +128,26 @@ def classify(
 
     `cells` is cleaned; `fields` maps canonical field names to column positions.
     """
-    reasons = classify_matrix(cells.to_numpy(dtype=object), header, fields)
+    rows = cells.to_numpy(dtype=object).tolist()
+    reasons = classify_matrix(Cells(rows, cells.shape[1]), header, fields)
     return pd.Series(reasons, index=cells.index, dtype=object)
 
 
-def classify_matrix(
-    cells: np.ndarray, header: Sequence[str], fields: dict[str, int]
-) -> np.ndarray:
-    """classify() over a matrix of cleaned cells, as an array of labels."""
-    rows, width = cells.shape
-    nonblank = cells != ""
+def classify_matrix(cells: Cells, header: Sequence[str], fields: dict[str, int]) -> np.ndarray:
+    """classify() over a chunk's Cells, as an array of labels."""
+    rows, width = cells.rows, cells.width
+    nonblank = cells.nonblank
     reason = np.full(rows, "", dtype=object)
     reason[~nonblank.any(axis=1)] = "blank"
 
     named = [i for i, h in enumerate(header) if h.strip() and i < width]
     if named:
-        wanted = np.array([header[i].strip(BLANK_CHARS) for i in named], dtype=object)
+        wanted = [header[i].strip(BLANK_CHARS) for i in named]
         # Only rows matching the header's first named cell can repeat it: the rest of the
         # comparison is made for those few rows, not for every cell of the chunk.
-        maybe = np.flatnonzero(cells[:, named[0]] == wanted[0])
-        repeated = maybe[(cells[np.ix_(maybe, named)] == wanted).all(axis=1)]
-        reason[repeated[reason[repeated] == ""]] = "repeated_header"
+        for row in np.flatnonzero(cells.equal(named[0], wanted[0])):
+            if reason[row] == "" and [cells.cell(row, i) for i in named] == wanted:
+                reason[row] = "repeated_header"
 
     def present(name: str) -> np.ndarray:
         index = fields.get(name)
@@ -151,16 +161,16 @@ def classify_matrix(
     candidates = (reason == "") & has_amount & ~has_date
     labelled = candidates & has_payee
     for row in np.flatnonzero(labelled):
-        labelled[row] = cells[row, fields["BeneficiaryName"]].casefold() in TOTAL_LABELS
+        labelled[row] = cells.cell(row, fields["BeneficiaryName"]).casefold() in TOTAL_LABELS
     candidates &= ~has_payee | labelled
     for row in np.flatnonzero(candidates):
-        if _is_totals_row(cells[row], fields["Amount"]):
+        if _is_totals_row(cells.row(row), fields["Amount"]):
             reason[row] = "totals"
     reason[(reason == "") & ~(has_amount | has_date | has_payee)] = "not_data"
     return reason
 
 
-def _is_totals_row(row: np.ndarray, amount_index: int) -> bool:
+def _is_totals_row(row: list[str], amount_index: int) -> bool:
     """True when the amount is the row's only content, bar a bare "Total" label."""
     for position, value in enumerate(row):
         if position == amount_index or not value:

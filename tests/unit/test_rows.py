@@ -73,11 +73,12 @@ def test_rows_that_merely_mention_dates_are_not_repaired(cells):
     st.lists(st.lists(st.sampled_from(["", "a", "#", "#REF!", "x#y", "\x1f", "b\x1f#", " # "]),
                       min_size=width, max_size=width), min_size=1, max_size=8))))
 def test_the_columns_a_hash_is_in_are_found_in_one_pass(case):
-    from sources.rows import clean_matrix
+    from sources.rows import BLANK_CHARS, Cells
 
     width, rows = case
-    matrix, hashes = clean_matrix(rows, width)
-    assert hashes == {j for j in range(width) if any("#" in c for c in matrix[:, j])}
+    cells = Cells(rows, width)
+    assert cells.hash_columns() == {
+        j for j in range(width) if any("#" in row[j].strip(BLANK_CHARS) for row in rows)}
 
 
 @given(st.lists(st.lists(st.sampled_from(["", "Body", "Supplier Name", "x", "Amount"]),
@@ -86,11 +87,25 @@ def test_the_columns_a_hash_is_in_are_found_in_one_pass(case):
 def test_a_repeated_header_is_found_wherever_it_is_and_only_there(rows, copies):
     import numpy as np
 
-    from sources.rows import classify_matrix, clean_matrix
+    from sources.rows import Cells, classify_matrix
 
     for at in copies:
         rows.insert(min(at, len(rows)), list(HEADER))
-    cells, _ = clean_matrix(rows, len(HEADER))
-    reasons = classify_matrix(cells, HEADER, FIELDS)
-    full_copy = (cells == np.array(HEADER, dtype=object)).all(axis=1)
+    reasons = classify_matrix(Cells(rows, len(HEADER)), HEADER, FIELDS)
+    full_copy = (np.array(rows, dtype=object) == np.array(HEADER, dtype=object)).all(axis=1)
     assert ((reasons == "repeated_header") == full_copy).all()
+
+
+@given(st.lists(st.lists(st.sampled_from(["", " ", "a", " b\u00a0", "\u2020", "\ufeffc ", "é\t"]),
+                         min_size=0, max_size=4), min_size=1, max_size=6))
+def test_a_chunk_s_cells_are_its_rows_stripped_and_padded(rows):
+    """Cells strips what str.strip(BLANK_CHARS) strips, pads short rows, and nulls empties."""
+    from sources.rows import BLANK_CHARS, Cells
+
+    width = max(1, *map(len, rows))
+    cells = Cells(rows, width)
+    expected = [[c.strip(BLANK_CHARS) for c in row] + [""] * (width - len(row)) for row in rows]
+    assert [cells.row(r) for r in range(len(rows))] == expected
+    assert cells.nonblank.tolist() == [[c != "" for c in row] for row in expected]
+    for j in range(width):
+        assert cells.column(j).to_pylist() == [row[j] or None for row in expected]
