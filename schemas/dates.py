@@ -54,6 +54,13 @@ def detect_order(values: pd.Series) -> str:
     return "DMY"
 
 
+def proves_day_first(texts: set[str]) -> bool:
+    """True when some of these date texts have a first part above 12: detect_order then
+    answers 'DMY' for any sample holding them, whatever else it holds."""
+    parts = pd.Series(sorted(texts), dtype="string").str.strip().str.extract(_NUMERIC)
+    return bool((pd.to_numeric(parts[0], errors="coerce") > 12).any())
+
+
 def parse_dates(values: pd.Series, order: str = "DMY",
                 known: dict[str, tuple] | None = None) -> ParsedDates:
     """Parse a column of date strings in the given order for numeric d/m/y forms.

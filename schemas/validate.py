@@ -10,7 +10,7 @@ import pandas as pd
 
 from schemas.compile import RowValidator, Validation
 from schemas.convert import extra_json, to_payments
-from schemas.dates import detect_order
+from schemas.dates import detect_order, proves_day_first
 from schemas.descriptors import load_descriptor
 from schemas.report import FileReport
 from sources.quirks import Quirks
@@ -74,7 +74,10 @@ def check_file(
     report = FileReport.start(Path(path), schema, publisher_id)
     quirks = quirks or publisher_quirks(publisher_id)
     try:
-        record, chunks = read_file(Path(path), quirks, chunk_rows, sha256)
+        # A quirk naming the date order leaves nothing to sample; else the sample may stop as
+        # soon as a date proves the file day-first.
+        settled = (lambda texts: True) if quirks.date_order else proves_day_first
+        record, chunks = read_file(Path(path), quirks, chunk_rows, sha256, settled)
     except (UnreadableFile, OSError) as failure:
         report.fail(str(failure))
         return report, iter(())

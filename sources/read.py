@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,8 @@ class TableRead:
     sheet: str | None
     header_row: int | None
     mapping: HeaderMapping | None
-    # The distinct payment date texts of the table's first DATE_SAMPLE_ROWS rows.
+    # The distinct payment date texts of the table's first DATE_SAMPLE_ROWS rows, or of its
+    # first rows up to those that decided the date order (read_file's date_settled).
     date_sample: list[str] = field(default_factory=list)
 
     @property
@@ -99,12 +100,14 @@ def file_sha256(path: Path) -> str:
 
 def read_file(
     path: Path, quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS,
-    sha256: str | None = None,
+    sha256: str | None = None, date_settled: Callable[[set[str]], bool] | None = None,
 ) -> tuple[FileRead, Iterator[tuple[TableRead, pd.DataFrame]]]:
     """Open a file and return its reading record and a generator of (table, chunk) pairs.
 
     `sha256` is the file's digest when the caller has it already (a load hashes the file
     first, to know whether it is new): the file is not read again to compute it.
+    `date_settled`, given some of a table's distinct date texts, says whether they already
+    decide its date order whatever the rest of the sample holds: the sample then stops there.
 
     Each chunk holds one column per mapped spend field (text, stripped, empty as NA), one
     "extra:<header>" column per unmapped column, and the provenance columns _sheet and _row.
@@ -118,20 +121,22 @@ def read_file(
         stream.close()
         raise
     record = FileRead(path, sha256 or file_sha256(path), found.format, found.encoding)
-    return record, _chunks(record, found.tables, stream, quirks or Quirks(), chunk_rows)
+    return record, _chunks(record, found.tables, stream, quirks or Quirks(), chunk_rows,
+                           date_settled)
 
 
-def _chunks(record, tables, stream, quirks, chunk_rows):
+def _chunks(record, tables, stream, quirks, chunk_rows, date_settled):
     crosswalk = load_crosswalk()
     try:
         for raw in tables:
-            yield from _table_chunks(record, raw, crosswalk, quirks, chunk_rows)
+            yield from _table_chunks(record, raw, crosswalk, quirks, chunk_rows, date_settled)
     finally:
         stream.close()
 
 
 def _table_chunks(
-    record: FileRead, raw: RawTable, crosswalk: Crosswalk, quirks: Quirks, chunk_rows: int
+    record: FileRead, raw: RawTable, crosswalk: Crosswalk, quirks: Quirks, chunk_rows: int,
+    date_settled: Callable[[set[str]], bool] | None = None,
 ) -> Iterator[tuple[TableRead, pd.DataFrame]]:
     opening = list(itertools.islice(raw.rows, 200))
     index = find_header([cells for _, cells in opening], crosswalk, quirks.header_overrides)
@@ -147,9 +152,9 @@ def _table_chunks(
     body = itertools.chain(opening[index + 1 :], raw.rows)
     date_at = mapping.fields.get("PaymentDate")
     if date_at is not None:
-        ahead = list(itertools.islice(body, DATE_SAMPLE_ROWS))
-        table.date_sample = sorted({cells[date_at].strip(BLANK_CHARS) for _, cells in ahead
-                                    if len(cells) > date_at} - {""})
+        ahead, texts = _date_sample(body, date_at, date_settled,
+                                    max(1, chunk_rows // FIRST_CHUNK_SHARE))
+        table.date_sample = sorted(texts)
         body = itertools.chain(ahead, body)
     width = _named_width(header)
     size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
@@ -158,6 +163,26 @@ def _table_chunks(
         if len(frame):
             yield table, frame
         size = min(2 * size, chunk_rows)
+
+
+def _date_sample(body: Iterator[Row], date_at: int, settled: Callable[[set[str]], bool] | None,
+                 step: int) -> tuple[list[Row], set[str]]:
+    """Read ahead up to DATE_SAMPLE_ROWS rows, `step` at a time, for their distinct date texts;
+    stop early once `settled` says a step's new texts already decide the date order, so that a
+    file's first chunk is not held back by reading the whole sample."""
+    ahead: list[Row] = []
+    texts: set[str] = set()
+    while len(ahead) < DATE_SAMPLE_ROWS:
+        block = list(itertools.islice(body, min(step, DATE_SAMPLE_ROWS - len(ahead))))
+        if not block:
+            break
+        ahead += block
+        new = {cells[date_at].strip(BLANK_CHARS) for _, cells in block
+               if len(cells) > date_at} - {""} - texts
+        texts |= new
+        if settled is not None and new and settled(new):
+            break
+    return ahead, texts
 
 
 def _named_width(header: list[str]) -> int:

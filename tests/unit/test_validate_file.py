@@ -172,6 +172,26 @@ def test_date_order_is_told_from_the_first_rows_not_the_first_chunk(write):
     assert (summary["date_min"], summary["date_max"]) == ("2009-01-02", "2009-11-17")
 
 
+def test_the_date_sample_stops_once_a_date_proves_the_file_day_first(write):
+    """A day-first date settles the order, so the first chunk is not held back by reading
+    50,000 rows ahead; a file with no such proof is sampled in full, as above."""
+    from schemas.dates import proves_day_first
+    from sources.read import read_file
+
+    rows = ["A,01/02/2009,1"] * 15 + ["B,25/02/2009,2"] + ["C,11/17/2009,3"] * 100
+    path = write("mixed.csv", "Supplier Name,Updated,Amount\n" + "\n".join(rows) + "\n")
+    _, chunks = read_file(path, chunk_rows=64, date_settled=proves_day_first)
+    table, _ = next(chunks)
+    assert table.date_sample == ["01/02/2009", "25/02/2009"]  # two steps of 8 rows read
+    _, chunks = read_file(path, chunk_rows=64)
+    table, _ = next(chunks)
+    assert table.date_sample == ["01/02/2009", "11/17/2009", "25/02/2009"]
+    # Either way the order is day-first, as the whole sample says.
+    report, chunks = check_file(path, chunk_rows=64)
+    list(chunks)
+    assert report.to_json()["date_order"] == "DMY"
+
+
 @pytest.mark.parametrize("chunk_rows", [8, 64, 20_000])
 def test_error_examples_are_the_first_rows_in_the_file_however_it_is_chunked(write, chunk_rows):
     rows = [f"A{i},01/02/2024,1.00" if i % 3 else f",01/02/2024,{i}.00" for i in range(60)]
