@@ -281,7 +281,9 @@ def _scaling_target(work: Path, sizes: tuple[int, ...], main: MessyFile, main_s:
             seconds = statistics.median(main_s)
         else:
             made = _generate(work, rows)
-            seconds = _ingest_sqlite(work, made)
+            # Sizes below the main one are cheap to repeat: their median, like the main size's.
+            repeats = len(main_s) if rows < main.rows else 1
+            seconds = statistics.median(_ingest_sqlite(work, made) for _ in range(repeats))
             made.path.unlink()
         per_row[rows] = seconds / rows * 1e6
     spread = max(per_row.values()) / min(per_row.values()) - 1
