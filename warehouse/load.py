@@ -155,8 +155,7 @@ def _bigger_page_cache(conn) -> Iterator[None]:
 
 def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutcome:
     outcome = LoadOutcome(url, "loaded", file_id)
-    work = Preparation(Path(path), schema, publisher, file_id, conn.dialect.name,
-                       sha256=sha256)
+    work = Preparation(Path(path), schema, publisher, file_id, sha256=sha256)
     # Closed at once if an insert fails, so a preparing process stops with the load.
     with collected_per_chunk(), contextlib.closing(prepared(work)) as items:
         for item in items:

@@ -50,13 +50,12 @@ WARM_UP_CSV = (
 
 @dataclass(frozen=True)
 class Preparation:
-    """What to prepare: one file version, for one warehouse dialect."""
+    """What to prepare: one file version."""
 
     path: Path
     schema: str
     publisher: Publisher
     file_id: int
-    dialect: str
     chunk_rows: int = CHUNK_ROWS
     sha256: str | None = None  # the file's, when the loader has hashed it already
 
@@ -154,7 +153,7 @@ def warm_up() -> None:
         path = Path(folder) / "warm-up.csv"
         path.write_text(WARM_UP_CSV, encoding="cp1252")
         publisher = Publisher("warm-up", "XX-WARM-UP", "Warmshire", "council")
-        for _ in prepare(Preparation(path, "spend", publisher, 0, "sqlite")):
+        for _ in prepare(Preparation(path, "spend", publisher, 0)):
             pass
 
 

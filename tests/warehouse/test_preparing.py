@@ -26,7 +26,7 @@ def messy(tmp_path_factory):
 
 
 def work(path, schema="spend", chunk_rows=500):
-    return Preparation(path, schema, PUB, file_id=1, dialect="sqlite", chunk_rows=chunk_rows)
+    return Preparation(path, schema, PUB, file_id=1, chunk_rows=chunk_rows)
 
 
 def items(source) -> tuple[list[tuple[str, pd.DataFrame]], Prepared]:
