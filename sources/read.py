@@ -155,11 +155,14 @@ def _table_chunks(
         ahead, texts = _date_sample(body, date_at, date_settled,
                                     max(1, chunk_rows // FIRST_CHUNK_SHARE))
         table.date_sample = sorted(texts)
-        body = itertools.chain(ahead, body)
+        body = itertools.chain(_consumed(ahead), body)
     width = _named_width(header)
     size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
     while batch := list(itertools.islice(body, size)):
         frame = _mapped_frame(record, table, header, batch, width)
+        # The rows' lists are garbage once framed: drop them before the caller collects its
+        # young generations (warehouse.preparing.collect_chunk), which would walk every cell.
+        del batch
         if len(frame):
             yield table, frame
         size = min(2 * size, chunk_rows)
@@ -183,6 +186,14 @@ def _date_sample(body: Iterator[Row], date_at: int, settled: Callable[[set[str]]
         if settled is not None and new and settled(new):
             break
     return ahead, texts
+
+
+def _consumed(rows: list[Row]) -> Iterator[Row]:
+    """A list's rows in order, each let go of as it is taken, so that rows read ahead are not
+    kept alive until the last of them is framed."""
+    rows.reverse()
+    while rows:
+        yield rows.pop()
 
 
 def _named_width(header: list[str]) -> int:

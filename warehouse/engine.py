@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from warehouse.tables import metadata
+from warehouse.tables import RETIRED_INDEXES, metadata
 
 URL_SETTING = "MONEYTRAIL_WAREHOUSE_URL"
 
@@ -28,7 +28,20 @@ def connect(url: str, **engine_options) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
     _add_new_columns(engine)
+    _upgrade_indexes(engine)
     return engine
+
+
+def _upgrade_indexes(engine: sa.Engine) -> None:
+    """Give a warehouse made by an earlier version the indexes of this one (create_all makes
+    a table's indexes only with the table) and drop those it no longer keeps, which every
+    insert would otherwise go on maintaining."""
+    with engine.begin() as conn:
+        for name in RETIRED_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 def _add_new_columns(engine: sa.Engine) -> None:

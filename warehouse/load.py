@@ -135,11 +135,9 @@ def _load_rows(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutco
 
 @contextlib.contextmanager
 def _bigger_page_cache(conn) -> Iterator[None]:
-    """Give SQLite a bigger page cache while a file loads.
-
-    Rows arrive in file order, not date order, so the payments' date index is written all
-    over; with the default 2 MiB cache each insert rereads its pages once the table holds
-    millions of rows, and the time per row grows with the table.
+    """Give SQLite a bigger page cache while a file loads, so that the pages a large load
+    writes stay in memory until the commit instead of spilling to the write-ahead log in
+    pieces, and the index pages it touches are not reread from the file.
     """
     if conn.dialect.name != "sqlite":
         yield

@@ -226,3 +226,23 @@ def test_text_is_arrow_backed_and_the_python_backend_gives_the_same_rows(messy):
             pd.testing.assert_frame_equal(frame, python_frame, check_dtype=False,
                                           check_column_type=False, check_index_type=False)
             assert list(frame.dtypes.astype(str)) == list(python_frame.dtypes.astype(str))
+
+
+def test_the_reader_lets_go_of_a_chunks_rows_before_handing_it_over(write):
+    """While the caller holds a chunk, the reader keeps no list of that chunk's rows alive: the
+    per-chunk garbage collection of a load would otherwise walk every cell of the chunk."""
+    import gc
+
+    from sources.read import read_file
+
+    rows = [f"Supplier {i},01/02/2024,{i}.00" for i in range(300)]
+    path = write("many.csv", "Supplier Name,Payment Date,Amount\n" + "\n".join(rows) + "\n")
+    _, chunks = read_file(path, chunk_rows=100)
+    seen = 0
+    for _, frame in chunks:
+        first = int(frame["_row"].iloc[0])  # the line the chunk starts on
+        held = [o for o in gc.get_objects() if isinstance(o, list) and len(o) >= len(frame)
+                and o and isinstance(o[0], tuple) and o[0][0] == first]
+        assert not held, f"the reader still holds the {len(held[0])} rows from line {first}"
+        seen += len(frame)
+    assert seen == 300

@@ -199,3 +199,24 @@ def test_a_warehouse_from_an_earlier_version_gains_the_new_columns(tmp_path):
         for table in ("payments", "quarantine"):
             columns = [row[1] for row in db.execute(f"pragma table_info({table})")]
             assert "personal_data" in columns, table
+
+
+def test_a_warehouse_from_an_earlier_version_loses_its_retired_indexes(tmp_path):
+    """The (publisher, date) index of earlier versions is dropped when a warehouse is opened,
+    and the publisher index that replaces it is made, so loads no longer maintain it."""
+    import sqlite3
+    from contextlib import closing
+
+    from warehouse.engine import connect
+
+    path = tmp_path / "warehouse.db"
+    connect(f"sqlite:///{path}").dispose()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("drop index payments_publisher")
+        db.execute("create index payments_publisher_date on payments (publisher_id, payment_date)")
+        db.commit()
+    connect(f"sqlite:///{path}").dispose()
+    with closing(sqlite3.connect(path)) as db:
+        names = {row[1] for row in db.execute("pragma index_list(payments)")}
+    assert {"payments_publisher", "payments_file"} <= names
+    assert "payments_publisher_date" not in names
