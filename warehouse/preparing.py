@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import multiprocessing.spawn
 import os
 import queue
 import tempfile
@@ -134,6 +135,38 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
     yield Prepared(report.to_json(), unheld)
 
 
+# The name every preparing process is given, followed by its file's name.
+PROCESS_NAME = "moneytrail-prepare"
+
+
+def _without_main(preparation_data):
+    """multiprocessing's spawn.get_preparation_data, less the running program's __main__ for
+    a preparing process.
+
+    Every process that multiprocessing starts from a forkserver first imports the parent's
+    __main__ module (the moneytrail command, Dagster's entry point, a script), so that what
+    was pickled from it can be found. A preparing process is sent only moneytrail's own
+    objects, which it imports by name, and importing the command line again cost it about a
+    quarter of a second before it read a row (docs/performance.md). Without it, a script
+    that loads files no longer needs an `if __name__ == "__main__":` guard either. Other
+    processes are left as multiprocessing makes them.
+    """
+    def get_preparation_data(name):
+        data = preparation_data(name)
+        if str(name).startswith(PROCESS_NAME + " "):
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    get_preparation_data.moneytrail = True
+    return get_preparation_data
+
+
+if not getattr(multiprocessing.spawn.get_preparation_data, "moneytrail", False):
+    multiprocessing.spawn.get_preparation_data = _without_main(
+        multiprocessing.spawn.get_preparation_data)
+
+
 @lru_cache(maxsize=1)
 def _context() -> multiprocessing.context.BaseContext:
     """Children forked from a clean server process, which has moneytrail imported: neither
@@ -161,7 +194,7 @@ def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
     context = _context()
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(work, sending), daemon=True,
-                            name=f"moneytrail-prepare {work.path.name}")
+                            name=f"{PROCESS_NAME} {work.path.name}")
     try:
         child.start()
     except OSError:  # no process to be had (a limit on processes, no memory): read it here

@@ -168,6 +168,39 @@ def test_the_command_line_loads_a_large_file_through_a_second_process(tmp_path):
             in result.stdout), result.stdout
 
 
+def test_a_preparing_process_does_not_run_the_program_that_started_it(tmp_path):
+    """The process reading a large file does not import the running program's __main__: a
+    script with no `if __name__ == "__main__":` guard loads a file, and its top level runs
+    once. (multiprocessing would otherwise run the script again in the reading process,
+    which would try to start a load of its own while starting up, and fail.)"""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    made = write_messy_csv(tmp_path / "big.csv", 20_000, seed=5)
+    assert made.path.stat().st_size >= preparing.PARALLEL_MIN_BYTES
+    script = tmp_path / "load_it.py"
+    script.write_text(
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sources.registry import Publisher\n"
+        "from warehouse.engine import connect\n"
+        "from warehouse.load import load_file, upsert_publisher\n"
+        "print('top level ran', flush=True)\n"
+        "engine = connect(f'sqlite:///{sys.argv[2]}')\n"
+        "publisher = Publisher('big-trust', 'GB-X-BIG', 'Big Trust', 'council')\n"
+        "upsert_publisher(engine, publisher)\n"
+        "outcome = load_file(engine, publisher, 'http://x/big.csv', Path(sys.argv[1]))\n"
+        "print(outcome.status, outcome.rows_loaded, outcome.preparer_peak_mib is not None)\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script), str(made.path), str(tmp_path / "w.db")],
+        capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["top level ran", f"loaded {made.loaded} True"]
+
+
 def test_a_load_reads_the_file_once_to_hash_it(engine, messy, monkeypatch):
     """load_file hashes the file to know whether it is new; reading it does not hash it again,
     and the digest it passes on is the one every payment row records."""
