@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
+import numpy as np
+
 CHUNK_BYTES = 1 << 20
 UTF8_BOM = codecs.BOM_UTF8
 # A valid multi-byte UTF-8 sequence: its presence in a file that is not valid UTF-8 means the
@@ -103,7 +105,30 @@ def detect_encoding(chunks: Iterator[bytes]) -> str:
 
 
 def _has_multibyte(data: bytes) -> bool:
-    """True when the bytes hold a UTF-8 lead byte followed by its continuation bytes."""
+    """True when the bytes hold a UTF-8 lead byte followed by its continuation bytes.
+
+    Only the lead bytes are looked at closely: in an English cp1252 file they are a byte in a
+    thousand, so a whole file is scanned in a fraction of the time a test of every byte took
+    (_has_multibyte_bytewise, the same answer; a test checks the two agree).
+    """
+    octets = np.frombuffer(data, dtype=np.uint8)
+    leads = np.flatnonzero((octets >= 0xC2) & (octets <= 0xF4))
+    if not leads.size:
+        return False
+    kind = octets[leads]
+    needed = np.where(kind <= 0xDF, 1, np.where(kind <= 0xEF, 2, 3))
+    found = np.ones(leads.size, dtype=bool)
+    for step in (1, 2, 3):
+        at = leads + step
+        inside = at < octets.size
+        following = octets[np.minimum(at, octets.size - 1)]
+        continues = inside & (following >= 0x80) & (following <= 0xBF)
+        found &= (needed < step) | continues
+    return bool(found.any())
+
+
+def _has_multibyte_bytewise(data: bytes) -> bool:
+    """_has_multibyte by classifying every byte: the reference it is tested against."""
     classes = data.translate(_BYTE_CLASSES)
     return b"ad" in classes or b"bdd" in classes or b"cddd" in classes
 

@@ -17,7 +17,7 @@ from sources.quirks import Quirks
 from sources.rows import BLANK_CHARS, Cells, classify_matrix, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 50_000
 # A file's first chunks are smaller (an eighth of CHUNK_ROWS, doubling), so that a second process
 # inserting a large file's rows (warehouse.preparing) has rows to insert sooner.
 FIRST_CHUNK_SHARE = 8

@@ -249,8 +249,8 @@ def _child(work: Preparation, sending) -> None:
 
 
 # Pickled batches a preparing process may hold while the pipe is full: enough to ride out a
-# slow insert or two (a batch is about 11 MB for 20,000 rows), few enough to bound memory.
-OUTBOX_BATCHES = 4
+# slow insert (a batch is about 27 MB for 50,000 rows), few enough to bound memory.
+OUTBOX_BATCHES = 2
 
 
 class _Outbox:

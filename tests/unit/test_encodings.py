@@ -3,6 +3,8 @@
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sources.encodings import detect_encoding, iter_chunks, open_text
 
@@ -39,3 +41,14 @@ def test_a_utf8_sequence_split_across_chunks_is_still_utf8():
 def test_bare_cr_line_ends_are_kept_for_the_csv_reader():
     text = open_text(io.BytesIO(b"a,b\rc,d\r"), "cp1252")
     assert list(text) == ["a,b\r", "c,d\r"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"\xa3", b"\xc2", b"\xc3\xa9", b"\xe2\x82\xac", b"\xe2",
+                                 b"\x82", b"\xf0\x9f\x98\x80", b"\xf0\x9f", b"\xbf", b"\xff",
+                                 b"\xf5\x80\x80\x80", b"\xdf\xbf"]), max_size=40)
+       .map(b"".join) | st.binary(max_size=64))
+def test_the_lead_byte_scan_agrees_with_the_bytewise_one(data):
+    from sources.encodings import _has_multibyte, _has_multibyte_bytewise
+
+    assert _has_multibyte(data) == _has_multibyte_bytewise(data)
