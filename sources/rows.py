@@ -83,8 +83,20 @@ class Cells:
     def hash_columns(self) -> frozenset[int]:
         """The positions of the columns with a "#" in some cell: only they can hold a
         spreadsheet error such as #REF!."""
-        found = _numpy(pc.fill_null(pc.match_substring(self.text, "#"), False))
-        return frozenset(np.flatnonzero(found.reshape(self.rows, self.width).any(axis=0)).tolist())
+        # Found in the array's one text buffer: each "#" byte's cell is the one whose offsets
+        # enclose it, so the cost is a scan of the bytes, not a test of every cell.
+        text = self.text
+        offsets_buffer, data_buffer = text.buffers()[1:3]
+        if data_buffer is None or text.offset != 0:
+            found = _numpy(pc.fill_null(pc.match_substring(text, "#"), False))
+            cells = np.flatnonzero(found)
+        else:
+            offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(text) + 1]
+            data = np.frombuffer(data_buffer, dtype=np.uint8)[: offsets[-1]]
+            at = np.flatnonzero(data[offsets[0]:] == ord("#")) + offsets[0]
+            cells = np.searchsorted(offsets, at, side="right") - 1
+            cells = cells[self.nonblank.ravel()[cells]]  # bytes under a null cell are not text
+        return frozenset(np.unique(cells % self.width).tolist())
 
     def column(self, index: int, rows: np.ndarray | None = None) -> pa.Array:
         """One column's text (null where empty), of every row or of the given rows."""
