@@ -130,8 +130,9 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
         bad = chunk.quarantine()
         del chunk
         collect_chunk()
-        yield Batch("payments", valid.assign(file_id=work.file_id))
-        yield Batch("quarantine", bad.assign(file_id=work.file_id, publisher_id=publisher.id))
+        yield Batch("payments", _held(valid.assign(file_id=work.file_id)))
+        yield Batch("quarantine",
+                    _held(bad.assign(file_id=work.file_id, publisher_id=publisher.id)))
     yield Prepared(report.to_json(), unheld)
 
 
@@ -165,6 +166,15 @@ def _without_main(preparation_data):
 if not getattr(multiprocessing.spawn.get_preparation_data, "moneytrail", False):
     multiprocessing.spawn.get_preparation_data = _without_main(
         multiprocessing.spawn.get_preparation_data)
+
+
+def _held(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without the columns empty in every row, which the warehouse would fill with
+    NULL anyway: most of a payment's 40 columns, and, being full-size typed arrays, most of
+    the bytes a preparing process pickles (54 ms of pickling a 50,000-row batch; 15 without).
+    """
+    empty = [name for name in frame.columns if not frame[name].notna().any()]
+    return frame.drop(columns=empty) if empty else frame
 
 
 @lru_cache(maxsize=1)
