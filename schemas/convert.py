@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.compile import RowValidator
 from schemas.descriptors import load_descriptor
@@ -67,16 +69,33 @@ def extra_json(frame: pd.DataFrame) -> pd.Series:
     if not extra:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
     # Each column's '"header": value' pairs are encoded once per distinct value, then joined
-    # per row: the same text json.dumps gives for the row's dict, at a fraction of the cost.
-    pairs = [_json_pairs(column[len(EXTRA_PREFIX):], frame[column]) for column in extra]
-    encoded = ["{" + ", ".join(filter(None, row)) + "}" for row in zip(*pairs, strict=True)]
-    return pd.Series(encoded, index=frame.index, dtype="string").replace("{}", pd.NA)
+    # a column at a time by Arrow, skipping empty cells: the same text json.dumps gives for
+    # the row's dict, at a fraction of the cost of joining each row in Python.
+    joined = None
+    for column in extra:
+        pairs = _json_pairs(column[len(EXTRA_PREFIX):], frame[column])
+        if joined is None:
+            joined = pairs
+            continue
+        both = pc.binary_join_element_wise(joined, pairs, _text(", "))  # null where either is
+        joined = pc.if_else(pc.is_null(joined), pairs,
+                            pc.if_else(pc.is_null(pairs), joined, both))
+    # A row with no cell stays null.
+    objects = pc.binary_join_element_wise(_text("{"), joined, _text("}"), _text(""))
+    if pd.StringDtype().storage == "pyarrow":
+        return pd.Series(pd.arrays.ArrowStringArray(objects), index=frame.index)
+    return pd.Series(pd.array(objects.to_pylist(), dtype="string"), index=frame.index)
 
 
-def _json_pairs(header: str, values: pd.Series) -> list[str | None]:
-    """'"header": value' as JSON for each cell holding text, None for the rest."""
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _json_pairs(header: str, values: pd.Series) -> pa.Array:
+    """'"header": value' as JSON for each cell holding text, null for the rest."""
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
     key = json.dumps(header, ensure_ascii=False)
     encoded = [f"{key}: {json.dumps(v, ensure_ascii=False)}" if isinstance(v, str) else None
                for v in distinct.tolist()] + [None]
-    return [encoded[code] for code in codes.tolist()]
+    codes[codes < 0] = len(encoded) - 1  # an empty cell takes the last entry, null
+    return pa.array(encoded, type=pa.large_string()).take(pa.array(codes))

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.descriptors import SCHEMA_DIR, load_descriptor
 from schemas.validate import check_file, report_file
@@ -246,3 +248,27 @@ def test_the_reader_lets_go_of_a_chunks_rows_before_handing_it_over(write):
         assert not held, f"the reader still holds the {len(held[0])} rows from line {first}"
         seen += len(frame)
     assert seen == 300
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["", "x", "a \"q\"", "£5", "é"]),
+                                   st.text(max_size=5)), min_size=3, max_size=3),
+                min_size=1, max_size=12),
+       st.sampled_from(["pyarrow", "python"]))
+def test_extra_json_is_the_json_of_each_rows_filled_cells(rows, storage):
+    """extra_json joins a column at a time: each row's text is json.dumps of its dict of
+    non-empty cells, or NA for a row with none, whichever string backend pandas uses."""
+    import pandas as pd
+
+    from schemas.convert import extra_json
+
+    headers = ["Colour", "Notes \"n\"", "Ref"]
+    with pd.option_context("mode.string_storage", storage):
+        frame = pd.DataFrame({f"extra:{h}": pd.array([r[i] or None for r in rows],
+                                                     dtype="string")
+                              for i, h in enumerate(headers)})
+        encoded = extra_json(frame)
+    for row, text in zip(rows, encoded.tolist(), strict=True):
+        filled = {h: v for h, v in zip(headers, row, strict=True) if v}
+        assert (text if isinstance(text, str) else None) == (
+            json.dumps(filled, ensure_ascii=False) if filled else None)
