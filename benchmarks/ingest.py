@@ -90,12 +90,15 @@ def _measure(work: Path, sizes: dict, quick: bool) -> dict:
     made = _generate(work, sizes["rows"], clean=True)
     _warm_up(work)
     ingest, pandas_s, frictionless_s = [], [], []
+    cpu: dict[str, list] = {"loader_cpu_s": [], "reader_cpu_s": []}
     for _ in range(sizes["runs"]):
         ingest.append(_ingest_sqlite(work, made))
+        cpu["loader_cpu_s"].append(round(LAST_OUTCOME["loader_cpu_s"], 2))
+        cpu["reader_cpu_s"].append(LAST_OUTCOME["outcome"].preparer_cpu_s)
         pandas_s.append(_pandas_baseline(work, made))
         frictionless_s.append(_frictionless(made, work / "tidy.csv"))
     details = {"rows": made.rows, "runs": sizes["runs"], "ingest_s": ingest,
-               "pandas_s": pandas_s, "frictionless_s": frictionless_s}
+               "pandas_s": pandas_s, "frictionless_s": frictionless_s, **cpu}
     targets = [*_speed_targets(made.rows, ingest, pandas_s, frictionless_s),
                _memory_target(work, sizes["rss_rows"], details),
                _scaling_target(work, sizes["scaling"], made, ingest, details),
@@ -137,10 +140,12 @@ LAST_OUTCOME: dict = {}
 def _timed_load(engine: sa.Engine, made: MessyFile) -> float:
     """Seconds to load the file, after checking the load reconciled to the generator."""
     upsert_publisher(engine, PUBLISHER)
+    cpu = _cpu_s()
     started = time.perf_counter()
     outcome = load_file(engine, PUBLISHER, URL, made.path)
     seconds = time.perf_counter() - started
     LAST_OUTCOME["outcome"] = outcome
+    LAST_OUTCOME["loader_cpu_s"] = _cpu_s() - cpu
     with engine.connect() as conn:
         loaded, pence = conn.execute(sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(payments.c.amount_pence), 0))).one()
@@ -153,8 +158,11 @@ def _timed_load(engine: sa.Engine, made: MessyFile) -> float:
         wrong.append(f"the file's amounts total {total} pence, expected {made.total_pence}")
     if wrong:
         raise NotReconciled(f"{made.path.name}: " + "; ".join(wrong))
+    reader = (f", reading process {outcome.preparer_cpu_s:.1f} s"
+              if outcome.preparer_cpu_s is not None else "")
     print(f"   ingest {made.rows:,} rows ({engine.dialect.name}): {seconds:.1f} s, "
-          f"{made.rows / seconds:,.0f} rows/s, reconciled", flush=True)
+          f"{made.rows / seconds:,.0f} rows/s, reconciled; CPU: loading process "
+          f"{LAST_OUTCOME['loader_cpu_s']:.1f} s{reader}", flush=True)
     return seconds
 
 
@@ -261,6 +269,12 @@ def _child(path: Path, database: Path, expected: str) -> None:
     seconds = _timed_load(engine, made)
     print(json.dumps({"before_mib": before, "peak_mib": _peak_mib(), "seconds": seconds,
                       "preparer_peak_mib": LAST_OUTCOME["outcome"].preparer_peak_mib}))
+
+
+def _cpu_s() -> float:
+    """This process's CPU seconds so far, user and system, all threads."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
 
 
 def _peak_mib() -> float:

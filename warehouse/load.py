@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sources.read import file_sha256
 from sources.registry import Publisher
 from warehouse.preparing import (
+    FILE_COLUMNS,
     Batch,
     Preparation,
     collect_chunk,
@@ -42,6 +43,8 @@ class LoadOutcome:
     message: str | None = None
     # Peak memory of the process that read the file, when a separate one did (MiB).
     preparer_peak_mib: float | None = None
+    # CPU seconds that process spent reading, validating and converting the file.
+    preparer_cpu_s: float | None = None
 
 
 def upsert_publisher(engine: sa.Engine, publisher: Publisher) -> None:
@@ -154,12 +157,14 @@ def _bigger_page_cache(conn) -> Iterator[None]:
 def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutcome:
     outcome = LoadOutcome(url, "loaded", file_id)
     work = Preparation(Path(path), schema, publisher, file_id, sha256=sha256)
+    shared = {"file_id": file_id, "publisher_id": publisher.id, "file_sha256": sha256}
     # Closed at once if an insert fails, so a preparing process stops with the load.
     with collected_per_chunk(), contextlib.closing(prepared(work)) as items:
         for item in items:
             if isinstance(item, Batch):
                 table = payments if item.table == "payments" else quarantine
-                _insert_rows(conn, _rows(table, item.frame, conn.dialect.name))
+                constants = {name: shared[name] for name in FILE_COLUMNS[item.table]}
+                _insert_rows(conn, _rows(table, item.frame, conn.dialect.name, constants))
                 if table is payments:
                     outcome.rows_loaded += len(item.frame)
                 else:
@@ -168,6 +173,7 @@ def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOut
             else:
                 summary, unheld = item.report, item.unheld
                 outcome.preparer_peak_mib = item.peak_mib
+                outcome.preparer_cpu_s = item.cpu_s
     outcome.amount_total_pence = summary["amount_total_pence"]
     if unheld or summary["failure"] or summary["kind"] != "transactions":
         outcome.status = "rejected"
@@ -223,37 +229,44 @@ def mark_withdrawn(engine: sa.Engine, publisher_id: str, url: str, message: str)
 
 @dataclass
 class Rows:
-    """A chunk's rows for one table, as the database driver binds them."""
+    """A chunk's rows for one table, as the database driver binds them, and the values every
+    row shares (the file's id, its publisher), given once."""
 
     table: str
     columns: list[str]
     rows: list[tuple]
+    constants: dict[str, int | str] = field(default_factory=dict)
 
 
-def _rows(table: sa.Table, frame: pd.DataFrame, dialect: str) -> Rows:
+def _rows(table: sa.Table, frame: pd.DataFrame, dialect: str,
+          constants: dict[str, int | str] | None = None) -> Rows:
     """A chunk's rows as the driver binds them: tuples, not SQLAlchemy's per-row dictionaries,
     which cost more than the database's own work on a million-row file. A column empty in
     every row of the chunk is left out and takes its default, NULL."""
     held = [c for c in table.columns if c.name in frame.columns and frame[c.name].notna().any()]
     values = [_driver_values(frame[c.name], c.type, dialect) for c in held]
-    return Rows(table.name, [c.name for c in held], list(zip(*values, strict=True)))
+    rows = list(zip(*values, strict=True)) if values else [()] * len(frame)
+    return Rows(table.name, [c.name for c in held], rows, dict(constants or {}))
 
 
 def _insert_rows(conn, batch: Rows) -> None:
     """Insert a batch through the connection's own driver, in its transaction: executemany
-    on SQLite, COPY on PostgreSQL."""
+    on SQLite, with the shared values written into the statement once, and COPY on
+    PostgreSQL."""
     if not batch.rows:
         return
-    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in batch.columns)
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in [*batch.constants, *batch.columns])
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         statement = f"COPY {batch.table} ({names}) FROM STDIN"
+        shared = tuple(batch.constants.values())
         with _as_sqlalchemy_errors(conn, statement), driver.cursor() as cursor, \
                 cursor.copy(statement) as copy:
             for row in batch.rows:
-                copy.write_row(row)
+                copy.write_row(shared + row)
         return
-    marks = ", ".join("?" for _ in batch.columns)
+    marks = ", ".join([*map(_sql_literal, batch.constants.values()), *("?" for _ in batch.columns)])
     statement = f"INSERT INTO {batch.table} ({names}) VALUES ({marks})"
     cursor = driver.cursor()
     try:
@@ -261,6 +274,18 @@ def _insert_rows(conn, batch: Rows) -> None:
             cursor.executemany(statement, batch.rows)
     finally:
         cursor.close()
+
+
+def _sql_literal(value: int | str) -> str:
+    """An integer or text as an SQL literal: the loader's own ids and digests, never a
+    published cell."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"not an id or a digest: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if "\0" in value:
+        raise ValueError(f"a NUL in {value!r}")
+    return "'" + value.replace("'", "''") + "'"
 
 
 @contextlib.contextmanager

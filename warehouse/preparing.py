@@ -61,9 +61,17 @@ class Preparation:
     sha256: str | None = None  # the file's, when the loader has hashed it already
 
 
+# Columns that hold the same value in every row of a file, which the loading process supplies
+# (it knows the file and its publisher): no batch carries them, so they are neither pickled
+# nor turned into a value per row (docs/performance.md).
+FILE_COLUMNS = {"payments": ("file_id", "publisher_id", "file_sha256"),
+                "quarantine": ("file_id", "publisher_id")}
+
+
 @dataclass
 class Batch:
-    """A chunk's rows for one table ("payments" or "quarantine"), as typed columns."""
+    """A chunk's rows for one table ("payments" or "quarantine"), as typed columns: those some
+    row fills, less the FILE_COLUMNS."""
 
     table: str
     frame: pd.DataFrame
@@ -76,6 +84,7 @@ class Prepared:
     report: dict
     unheld: str | None
     peak_mib: float | None = None
+    cpu_s: float | None = None  # CPU seconds the separate process spent, when one did
 
 
 @dataclass
@@ -130,9 +139,9 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
         bad = chunk.quarantine()
         del chunk
         collect_chunk()
-        yield Batch("payments", _held(valid.assign(file_id=work.file_id)))
-        yield Batch("quarantine",
-                    _held(bad.assign(file_id=work.file_id, publisher_id=publisher.id)))
+        yield Batch("payments", _held(valid.drop(columns=list(FILE_COLUMNS["payments"]),
+                                                 errors="ignore")))
+        yield Batch("quarantine", _held(bad))
     yield Prepared(report.to_json(), unheld)
 
 
@@ -249,6 +258,7 @@ def _child(work: Preparation, sending) -> None:
             for item in prepare(work):
                 if isinstance(item, Prepared):
                     item.peak_mib = _peak_mib()
+                    item.cpu_s = _cpu_s()
                 if not outbox.put(ForkingPickler.dumps(item)):
                     break  # the loading process stopped or was killed: nothing is waiting
     except BaseException as failure:  # noqa: BLE001 - every failure goes back to the loader
@@ -305,6 +315,15 @@ def _pickled_failure(failure: BaseException) -> bytes:
         return ForkingPickler.dumps(_Failure(failure, text))
     except Exception:  # noqa: BLE001 - an exception that cannot be pickled: send its text
         return ForkingPickler.dumps(_Failure(None, text))
+
+
+def _cpu_s() -> float:
+    """This process's CPU time so far, user and system (a preparing process runs only where
+    there is a forkserver, which is where the resource module is)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
 
 
 def _peak_mib() -> float | None:

@@ -47,17 +47,29 @@ def test_a_separate_process_prepares_exactly_what_this_one_does(messy):
     assert there_end.peak_mib > 0 and here_end.peak_mib is None
 
 
-def test_batches_leave_out_the_columns_empty_in_every_row(messy):
-    """A batch carries only the columns some row fills: the warehouse fills the rest with
-    NULL, and pickling them was most of what a preparing process sent."""
+def test_batches_leave_out_empty_columns_and_those_the_loader_supplies(messy):
+    """A batch carries only the columns some row fills (the warehouse fills the rest with
+    NULL, and pickling them was most of what a preparing process sent), less the file's id,
+    publisher and digest, which the loader writes into its statement once."""
     batches, _ = items(prepare(work(messy.path)))
-    payments_columns = set()
+    columns = {"payments": set(), "quarantine": set()}
     for table, frame in batches:
         assert all(frame[name].notna().any() for name in frame.columns), table
-        if table == "payments" and len(frame):
-            payments_columns |= set(frame.columns)
-    assert {"file_id", "publisher_id", "amount_pence", "beneficiary_name"} <= payments_columns
-    assert "gross_amount_pence" not in payments_columns  # the messy file has no such column
+        columns[table] |= set(frame.columns)
+    assert {"amount_pence", "beneficiary_name", "source_row"} <= columns["payments"]
+    assert "gross_amount_pence" not in columns["payments"]  # the messy file has no such column
+    for table, shared in preparing.FILE_COLUMNS.items():
+        assert not columns[table] & set(shared), table
+
+
+def test_the_values_a_file_shares_are_sql_literals_and_nothing_else():
+    from warehouse.load import _sql_literal
+
+    assert _sql_literal(12) == "12"
+    assert _sql_literal("o'neill-trust") == "'o''neill-trust'"
+    for bad in (None, 1.5, True, "a\0b", b"x"):
+        with pytest.raises((TypeError, ValueError)):
+            _sql_literal(bad)
 
 
 @pytest.mark.parametrize("threshold", [0, 1 << 40], ids=["separate process", "this process"])
