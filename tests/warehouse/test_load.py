@@ -180,22 +180,29 @@ def test_a_file_without_a_payee_column_is_refused_whole_with_the_reason(tmp_path
     engine.dispose()
 
 
-def test_a_warehouse_from_an_earlier_version_gains_the_new_columns(tmp_path):
-    """A column added to the schema since (payments.personal_data) is added, empty, to an
-    existing warehouse when it is opened, so loads and the site build keep working."""
+def reopened_as_earlier_version(path, *statements):
+    """A SQLite connection to a warehouse made at `path`, changed by `statements` to look as
+    an earlier version left it, then opened again by this version."""
     import sqlite3
     from contextlib import closing
 
     from warehouse.engine import connect
 
-    path = tmp_path / "warehouse.db"
     connect(f"sqlite:///{path}").dispose()
     with closing(sqlite3.connect(path)) as db:
-        db.execute("alter table payments drop column personal_data")
-        db.execute("alter table quarantine drop column personal_data")
+        for statement in statements:
+            db.execute(statement)
         db.commit()
     connect(f"sqlite:///{path}").dispose()
-    with closing(sqlite3.connect(path)) as db:
+    return closing(sqlite3.connect(path))
+
+
+def test_a_warehouse_from_an_earlier_version_gains_the_new_columns(tmp_path):
+    """A column added to the schema since (payments.personal_data) is added, empty, to an
+    existing warehouse when it is opened, so loads and the site build keep working."""
+    with reopened_as_earlier_version(
+            tmp_path / "warehouse.db", "alter table payments drop column personal_data",
+            "alter table quarantine drop column personal_data") as db:
         for table in ("payments", "quarantine"):
             columns = [row[1] for row in db.execute(f"pragma table_info({table})")]
             assert "personal_data" in columns, table
@@ -204,19 +211,9 @@ def test_a_warehouse_from_an_earlier_version_gains_the_new_columns(tmp_path):
 def test_a_warehouse_from_an_earlier_version_loses_its_retired_indexes(tmp_path):
     """The (publisher, date) index of earlier versions is dropped when a warehouse is opened,
     and the publisher index that replaces it is made, so loads no longer maintain it."""
-    import sqlite3
-    from contextlib import closing
-
-    from warehouse.engine import connect
-
-    path = tmp_path / "warehouse.db"
-    connect(f"sqlite:///{path}").dispose()
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("drop index payments_publisher")
-        db.execute("create index payments_publisher_date on payments (publisher_id, payment_date)")
-        db.commit()
-    connect(f"sqlite:///{path}").dispose()
-    with closing(sqlite3.connect(path)) as db:
+    with reopened_as_earlier_version(
+            tmp_path / "warehouse.db", "drop index payments_publisher",
+            "create index payments_publisher_date on payments (publisher_id, payment_date)") as db:
         names = {row[1] for row in db.execute("pragma index_list(payments)")}
     assert {"payments_publisher", "payments_file"} <= names
     assert "payments_publisher_date" not in names
