@@ -84,10 +84,12 @@ class RowValidator:
 
     def sheet_errors(self, name: str) -> pd.Series:
         hashed = self._chunk.attrs.get(HASH_COLUMNS)
-        if hashed is not None and name not in hashed:  # the reader saw no "#" in the column
+        if hashed is None:  # no word from the reader: look for a "#" first
+            return self._parsed("sheet_error", name, _sheet_error)
+        if name not in hashed:  # the reader saw no "#" in the column
             return self._parsed("sheet_error", name,
                                 lambda values: pd.Series(False, index=values.index))
-        return self._parsed("sheet_error", name, _sheet_error)
+        return self._parsed("sheet_error", name, _sheet_error_cells)
 
     def missing(self, name: str) -> pd.Series:
         """Which cells of a column are empty, found once per chunk for all of its checks."""
@@ -197,4 +199,9 @@ def _sheet_error(values: pd.Series) -> pd.Series:
     # settled by one search of its joined text instead of a test of each cell.
     if "#" not in "".join(values.to_numpy(dtype=object, na_value="").tolist()):
         return pd.Series(False, index=values.index)
+    return _sheet_error_cells(values)
+
+
+def _sheet_error_cells(values: pd.Series) -> pd.Series:
+    """Which cells hold a spreadsheet error, tested cell by cell."""
     return values.str.strip().str.upper().isin(SPREADSHEET_ERRORS)
