@@ -243,8 +243,9 @@ def test_the_reader_lets_go_of_a_chunks_rows_before_handing_it_over(write):
     seen = 0
     for _, frame in chunks:
         first = int(frame["_row"].iloc[0])  # the line the chunk starts on
-        held = [o for o in gc.get_objects() if isinstance(o, list) and len(o) >= len(frame)
-                and o and isinstance(o[0], tuple) and o[0][0] == first]
+        # Exact types: other libraries' objects subclass list and refuse indexing.
+        held = [o for o in gc.get_objects() if type(o) is list and len(o) >= len(frame)
+                and type(o[0]) is tuple and o[0] and o[0][0] == first]
         assert not held, f"the reader still holds the {len(held[0])} rows from line {first}"
         seen += len(frame)
     assert seen == 300
