@@ -269,7 +269,8 @@ def _child(work: Preparation, sending) -> None:
 
 
 # Pickled batches a preparing process may hold while the pipe is full: enough to ride out a
-# slow insert (a batch is about 27 MB for 50,000 rows), few enough to bound memory.
+# slow insert (a 50,000-row batch of the benchmark file is about 12 MB), few enough to bound
+# memory.
 OUTBOX_BATCHES = 2
 
 
