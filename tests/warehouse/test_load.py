@@ -217,3 +217,29 @@ def test_a_warehouse_from_an_earlier_version_loses_its_retired_indexes(tmp_path)
         names = {row[1] for row in db.execute("pragma index_list(payments)")}
     assert {"payments_publisher", "payments_file"} <= names
     assert "payments_publisher_date" not in names
+
+
+@pytest.mark.parametrize("count", [1, loading.ROWS_PER_STATEMENT,
+                                   2 * loading.ROWS_PER_STATEMENT + 5])
+def test_a_batch_goes_in_whole_and_in_order_however_its_rows_divide_into_statements(
+        engine, count):
+    """SQLite takes a batch ROWS_PER_STATEMENT rows an INSERT, then the rest one by one;
+    every row arrives, in order, with the values the file shares."""
+    publisher = Publisher("order-trust", "GB-X-ORDER", "Order Trust", "council")
+    upsert_publisher(engine, publisher)
+    with engine.begin() as conn:
+        file_id = conn.execute(files.insert().values(
+            publisher_id=publisher.id, url="http://x/o.csv", sha256="ab" * 32, version=1,
+            status="loading")).inserted_primary_key[0]
+        frame = pd.DataFrame({"source_row": range(2, count + 2),
+                              "beneficiary_name": [f"Payee {i}" for i in range(count)],
+                              "payment_date": pd.Timestamp("2024-04-01"),
+                              "date_precision": "day", "amount_pence": range(count)})
+        shared = {"file_id": file_id, "publisher_id": publisher.id, "file_sha256": "ab" * 32}
+        loading._insert_rows(conn, loading._rows(payments, frame, conn.dialect.name, shared))
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(payments.c.source_row, payments.c.beneficiary_name,
+                                     payments.c.file_id, payments.c.publisher_id,
+                                     payments.c.file_sha256).order_by(payments.c.id)).all()
+    assert [tuple(row) for row in got] == [
+        (i + 2, f"Payee {i}", file_id, publisher.id, "ab" * 32) for i in range(count)]
