@@ -52,6 +52,7 @@ from schemas.descriptors import load_descriptor
 from sources.registry import Publisher
 from warehouse.engine import connect
 from warehouse.load import load_file, upsert_publisher
+from warehouse.preparing import cpu_seconds
 from warehouse.tables import files, payments, quarantine
 
 ROWS = 1_000_000
@@ -140,12 +141,12 @@ LAST_OUTCOME: dict = {}
 def _timed_load(engine: sa.Engine, made: MessyFile) -> float:
     """Seconds to load the file, after checking the load reconciled to the generator."""
     upsert_publisher(engine, PUBLISHER)
-    cpu = _cpu_s()
+    cpu = cpu_seconds()
     started = time.perf_counter()
     outcome = load_file(engine, PUBLISHER, URL, made.path)
     seconds = time.perf_counter() - started
     LAST_OUTCOME["outcome"] = outcome
-    LAST_OUTCOME["loader_cpu_s"] = _cpu_s() - cpu
+    LAST_OUTCOME["loader_cpu_s"] = cpu_seconds() - cpu
     with engine.connect() as conn:
         loaded, pence = conn.execute(sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(payments.c.amount_pence), 0))).one()
@@ -269,12 +270,6 @@ def _child(path: Path, database: Path, expected: str) -> None:
     seconds = _timed_load(engine, made)
     print(json.dumps({"before_mib": before, "peak_mib": _peak_mib(), "seconds": seconds,
                       "preparer_peak_mib": LAST_OUTCOME["outcome"].preparer_peak_mib}))
-
-
-def _cpu_s() -> float:
-    """This process's CPU seconds so far, user and system, all threads."""
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    return used.ru_utime + used.ru_stime
 
 
 def _peak_mib() -> float:

@@ -246,9 +246,9 @@ class Rows:
 def _rows(table: sa.Table, frame: pd.DataFrame, dialect: str,
           constants: dict[str, int | str] | None = None) -> Rows:
     """A chunk's rows as the driver binds them: tuples, not SQLAlchemy's per-row dictionaries,
-    which cost more than the database's own work on a million-row file. A column empty in
-    every row of the chunk is left out and takes its default, NULL."""
-    held = [c for c in table.columns if c.name in frame.columns and frame[c.name].notna().any()]
+    which cost more than the database's own work on a million-row file. A batch holds only
+    the columns some row fills (warehouse.preparing): the rest take their default, NULL."""
+    held = [c for c in table.columns if c.name in frame.columns]
     values = [_driver_values(frame[c.name], c.type, dialect) for c in held]
     rows = list(zip(*values, strict=True)) if values else [()] * len(frame)
     return Rows(table.name, [c.name for c in held], rows, dict(constants or {}))

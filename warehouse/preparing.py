@@ -258,7 +258,7 @@ def _child(work: Preparation, sending) -> None:
             for item in prepare(work):
                 if isinstance(item, Prepared):
                     item.peak_mib = _peak_mib()
-                    item.cpu_s = _cpu_s()
+                    item.cpu_s = cpu_seconds()
                 if not outbox.put(ForkingPickler.dumps(item)):
                     break  # the loading process stopped or was killed: nothing is waiting
     except BaseException as failure:  # noqa: BLE001 - every failure goes back to the loader
@@ -318,9 +318,9 @@ def _pickled_failure(failure: BaseException) -> bytes:
         return ForkingPickler.dumps(_Failure(None, text))
 
 
-def _cpu_s() -> float:
-    """This process's CPU time so far, user and system (a preparing process runs only where
-    there is a forkserver, which is where the resource module is)."""
+def cpu_seconds() -> float:
+    """This process's CPU time so far, user and system, all threads (Unix only, as is a
+    preparing process: it runs where there is a forkserver, which is where resource is)."""
     import resource
 
     used = resource.getrusage(resource.RUSAGE_SELF)
