@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,34 +25,64 @@ def to_payments(
     The mapping from spend fields is the descriptor's own "moneytrail:from" property, so the
     schema, not this code, says where each payment column comes from.
     """
-    columns: dict[str, pd.Series] = {}
+    columns = payment_columns(frame, validator, publisher_id, sha256)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def payment_columns(
+    frame: pd.DataFrame, validator: RowValidator, publisher_id: str, sha256: str,
+    rows: np.ndarray | None = None, leave_out: Collection[str] = (),
+) -> dict[str, pd.Series]:
+    """to_payments' columns, in payment.json's field order; given `rows` (positions in the
+    chunk), only those rows, and only the columns one of them fills, less `leave_out`.
+
+    A loader wants the second form: most payment columns are empty in every row of a file
+    (no source column maps to them), and selecting the kept rows of those too, a column at a
+    time, cost more than building the rest (docs/performance.md).
+    """
+    whole = rows is None
+    columns: dict[str, pd.Series | None] = {}
     for spec in load_descriptor("payment")["fields"]:
         source = spec.get(FROM)
         if source is not None:
-            columns[spec["name"]] = _typed(frame, validator, source, spec["type"])
+            columns[spec["name"]] = _typed(frame, validator, source, spec["type"], whole)
     columns["publisher_id"] = pd.Series(publisher_id, index=frame.index, dtype="string")
     columns["file_sha256"] = pd.Series(sha256, index=frame.index, dtype="string")
     columns["sheet"] = frame[SHEET].astype("string")
     columns["source_row"] = frame[ROW].astype("int64")
     columns["date_precision"] = (
         validator.dates("PaymentDate").precision if "PaymentDate" in frame
-        else pd.Series(pd.NA, index=frame.index, dtype="string")
-    )
+        else _empty(frame, "string", whole))
     if "BeneficiaryName" in frame:
         columns["redaction_reason"] = validator.redactions()
         columns["personal_data"] = validator.personal()
     else:
-        columns["redaction_reason"] = columns["personal_data"] = pd.Series(
-            pd.NA, index=frame.index, dtype="string")
+        columns["redaction_reason"] = columns["personal_data"] = _empty(frame, "string", whole)
     columns["extra"] = extra_json(frame)
     order = [spec["name"] for spec in load_descriptor("payment")["fields"]]
-    return pd.DataFrame({name: columns[name] for name in order}, index=frame.index)
+    if whole:
+        return {name: columns[name] for name in order}
+    kept = {}
+    for name in order:
+        column = columns[name]
+        if column is None or name in leave_out:
+            continue
+        column = column.take(rows)
+        if column.notna().any():
+            kept[name] = column
+    return kept
 
 
-def _typed(frame: pd.DataFrame, validator: RowValidator, source: str, kind: str) -> pd.Series:
+def _empty(frame: pd.DataFrame, dtype: str, whole: bool) -> pd.Series | None:
+    """An all-empty column of the chunk, or None where only filled columns are wanted."""
+    return pd.Series(pd.NA, index=frame.index, dtype=dtype) if whole else None
+
+
+def _typed(frame: pd.DataFrame, validator: RowValidator, source: str, kind: str,
+           whole: bool = True) -> pd.Series | None:
     if source not in frame:
         dtype = {"integer": "Int64", "date": "datetime64[s]", "boolean": "boolean"}
-        return pd.Series(pd.NA, index=frame.index, dtype=dtype.get(kind, "string"))
+        return _empty(frame, dtype.get(kind, "string"), whole)
     if kind == "integer":
         return validator.money(source).pence
     if kind == "date":

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from schemas.compile import RowValidator, Validation
-from schemas.convert import extra_json, to_payments
+from schemas.convert import extra_json, payment_columns, to_payments
 from schemas.dates import detect_order, proves_day_first
 from schemas.descriptors import load_descriptor
 from schemas.report import FileReport
@@ -33,6 +34,15 @@ class CheckedChunk:
         return to_payments(self.frame, self.validator, publisher_id, sha256)[
             ~self.validation.invalid
         ]
+
+    def payment_batch(self, publisher_id: str, sha256: str,
+                      leave_out: Collection[str] = ()) -> pd.DataFrame:
+        """payments(), less the columns no valid row fills and those named in `leave_out`:
+        what a loader inserts, the rest taking the column's default, NULL."""
+        valid = np.flatnonzero(~self.validation.invalid.to_numpy(dtype=bool))
+        columns = payment_columns(self.frame, self.validator, publisher_id, sha256,
+                                  rows=valid, leave_out=leave_out)
+        return pd.DataFrame(columns, index=self.frame.index[valid], columns=list(columns))
 
     def quarantine(self) -> pd.DataFrame:
         """The invalid rows, each with every reason it failed and its text as published."""

@@ -19,7 +19,7 @@ import queue
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing.reduction import ForkingPickler
@@ -131,16 +131,16 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
     for chunk in chunks:
         if chunk.table.kind != "transactions":
             continue  # supplier totals are reported, never loaded as payments
-        valid = chunk.payments(publisher.id, report.record.sha256)
-        unheld = unheld_required(valid)
+        valid = chunk.payment_batch(publisher.id, report.record.sha256,
+                                    leave_out=FILE_COLUMNS["payments"])
+        unheld = unheld_required(valid, leave_out=FILE_COLUMNS["payments"])
         if unheld:
             chunks.close()  # no column maps to a field every payment needs: refused whole
             break
         bad = chunk.quarantine()
         del chunk
         collect_chunk()
-        yield Batch("payments", _held(valid.drop(columns=list(FILE_COLUMNS["payments"]),
-                                                 errors="ignore")))
+        yield Batch("payments", valid)
         yield Batch("quarantine", _held(bad))
     yield Prepared(report.to_json(), unheld)
 
@@ -360,12 +360,19 @@ def collect_chunk() -> None:
         gc.collect(1)
 
 
-def unheld_required(valid: pd.DataFrame) -> str | None:
+def unheld_required(valid: pd.DataFrame, leave_out: Collection[str] = ()) -> str | None:
     """The source field of a required payment column that no row of this chunk fills (the file
-    has no such column, as Ministry of Defence card files have no payee), or None."""
+    has no such column, as Ministry of Defence card files have no payee), or None.
+
+    `valid` may leave out the columns no row fills (CheckedChunk.payment_batch): a required
+    column it does not hold, unless named in `leave_out`, is one no row fills.
+    """
+    if not len(valid):
+        return None
     for spec in load_descriptor("payment")["fields"]:
         name = spec["name"]
-        if (spec.get("constraints", {}).get("required") and len(valid) and name in valid
-                and valid[name].isna().all()):
+        if not spec.get("constraints", {}).get("required") or name in leave_out:
+            continue
+        if name not in valid or valid[name].isna().all():
             return spec.get("moneytrail:from") or name
     return None

@@ -82,6 +82,21 @@ def test_valid_rows_become_payments_and_invalid_rows_go_to_quarantine(messy):
     assert payments["amount_pence"].sum() + quarantine["amount_pence"].sum() == 66650
 
 
+@pytest.mark.parametrize("chunk_rows", [2, 50_000])
+def test_a_loaders_batch_is_the_payments_less_their_empty_columns(messy, chunk_rows):
+    import pandas as pd
+
+    report, chunks = check_file(messy, publisher_id="testshire", chunk_rows=chunk_rows)
+    for chunk in chunks:
+        full = chunk.payments("testshire", report.record.sha256)
+        filled = [c for c in full.columns if full[c].notna().any() and c != "file_sha256"]
+        batch = chunk.payment_batch("testshire", report.record.sha256,
+                                    leave_out=("file_sha256",))
+        assert "file_sha256" not in batch and "gross_amount_pence" not in batch
+        assert list(batch.columns) == filled
+        pd.testing.assert_frame_equal(batch, full[filled], check_column_type=False)
+
+
 def test_score_and_missing_fields(messy):
     report = report_file(messy).to_json()
     assert report["missing_mandatory_fields"] == ["purpose", "irrecoverable VAT",

@@ -278,3 +278,19 @@ def test_the_outbox_keeps_order_and_stops_when_the_loader_stops_reading():
     assert results[-1] is False  # the preparing loop is told to stop...
     outbox.close()  # ...and closing never waits on a queue nobody empties
     sending.close()
+
+
+def test_a_required_column_no_row_fills_is_named_whether_or_not_the_batch_holds_it():
+    from warehouse.preparing import FILE_COLUMNS, unheld_required
+
+    supplied = FILE_COLUMNS["payments"]
+    full = pd.DataFrame({"source_row": [2, 3], "payment_date": ["2024-01-02"] * 2,
+                         "date_precision": ["day"] * 2, "amount_pence": [1, 2],
+                         "beneficiary_name": pd.array([None, None], dtype="string")})
+    assert unheld_required(full, leave_out=supplied) == "BeneficiaryName"
+    held = full.drop(columns=["beneficiary_name"])  # as payment_batch leaves it out
+    assert unheld_required(held, leave_out=supplied) == "BeneficiaryName"
+    assert unheld_required(held.iloc[:0], leave_out=supplied) is None  # no rows: nothing to say
+    assert unheld_required(held.assign(beneficiary_name=["A", None]), leave_out=supplied) is None
+    # A column the loader supplies is not looked for unless the caller says it is held.
+    assert unheld_required(held.assign(beneficiary_name=["A", None])) == "publisher_id"
