@@ -149,23 +149,46 @@ def _table_chunks(
     record.tables.append(table)
     for _, cells in opening[:index]:
         record.skipped["preamble" if any(c.strip() for c in cells) else "blank"] += 1
-    body = itertools.chain(opening[index + 1 :], raw.rows)
+    leftover = iter(opening[index + 1 :])
+    read = leftover  # the rows read already, then the rest
     date_at = mapping.fields.get("PaymentDate")
     if date_at is not None:
-        ahead, texts = _date_sample(body, date_at, date_settled,
+        ahead, texts = _date_sample(itertools.chain(leftover, raw.rows), date_at, date_settled,
                                     max(1, chunk_rows // FIRST_CHUNK_SHARE))
         table.date_sample = sorted(texts)
-        body = itertools.chain(_consumed(ahead), body)
+        read = itertools.chain(_consumed(ahead), leftover)
     width = _named_width(header)
     size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
-    while batch := list(itertools.islice(body, size)):
-        frame = _mapped_frame(record, table, header, batch, width)
+    while True:
+        numbers, rows = _block(read, raw.rows, size)
+        if not rows:
+            break
+        frame = _mapped_frame(record, table, header, numbers, rows, width)
         # The rows' lists are garbage once framed: drop them before the caller collects its
         # young generations (warehouse.preparing.collect_chunk), which would walk every cell.
-        del batch
+        del rows
         if len(frame):
             yield table, frame
         size = min(2 * size, chunk_rows)
+
+
+def _block(read: Iterator[Row], rows: Iterator[Row], size: int) -> tuple[np.ndarray, list]:
+    """The next `size` rows' line numbers and cells: those `read` holds first, then from
+    `rows`, taken many at once where its reader can (sources.tables.CsvRows.take)."""
+    block = list(itertools.islice(read, size))
+    numbers = np.fromiter((number for number, _ in block), dtype=np.int64, count=len(block))
+    cells = [row for _, row in block]
+    if len(block) < size:
+        if hasattr(rows, "take"):
+            more_numbers, more = rows.take(size - len(block))
+        else:
+            more_block = list(itertools.islice(rows, size - len(block)))
+            more_numbers = np.fromiter((number for number, _ in more_block), dtype=np.int64,
+                                       count=len(more_block))
+            more = [row for _, row in more_block]
+        numbers = np.concatenate([numbers, more_numbers]) if len(block) else more_numbers
+        cells = cells + more if cells else more
+    return numbers, cells
 
 
 def _date_sample(body: Iterator[Row], date_at: int, settled: Callable[[set[str]], bool] | None,
@@ -209,10 +232,9 @@ def _fold_surplus(cells: list[str], limit: int) -> list[str]:
 
 
 def _mapped_frame(
-    record: FileRead, table: TableRead, header: list[str], batch: list[Row], width: int
+    record: FileRead, table: TableRead, header: list[str], numbers: np.ndarray,
+    rows: list[list[str]], width: int,
 ) -> pd.DataFrame:
-    numbers = [number for number, _ in batch]
-    rows = [cells for _, cells in batch]
     limit = len(header) + SURPLUS_CELLS
     for at in [i for i, cells in enumerate(rows) if not width <= len(cells) <= limit]:
         cells, repaired = repair_fused(rows[at], width)
@@ -224,7 +246,8 @@ def _mapped_frame(
     record.skipped.update(Counter(reason[reason != ""].tolist()))
     amount_at = mapping.fields.get("Amount")
     for row in np.flatnonzero(reason == "totals"):
-        record.totals_rows.append(TotalsRow(table.sheet, numbers[row], cells.cell(row, amount_at)))
+        record.totals_rows.append(TotalsRow(table.sheet, int(numbers[row]),
+                                            cells.cell(row, amount_at)))
     keep = reason == ""
     kept = np.flatnonzero(keep)
     out = {
@@ -240,7 +263,7 @@ def _mapped_frame(
     frame.attrs[HASH_COLUMNS] = frozenset(
         name for name, index in mapping.fields.items() if index in hashes)
     frame[SHEET] = table.sheet
-    frame[ROW] = np.array(numbers, dtype="int64")[keep]
+    frame[ROW] = numbers[keep]
     return frame
 
 

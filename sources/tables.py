@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+import numpy as np
 from defusedxml import DefusedXmlException
 
 from sources.encodings import detect_encoding, iter_chunks, open_text
@@ -146,24 +148,92 @@ def _refusal(fmt: str, name: str) -> str:
     return f"{name or 'file'}: {reasons.get(fmt, f'has unsupported format {fmt}')}"
 
 
-def csv_rows(stream: BinaryIO, encoding: str) -> Iterator[Row]:
-    """Yield (physical line number, cells) for each CSV record, streaming.
+def csv_rows(stream: BinaryIO, encoding: str) -> CsvRows:
+    """(physical line number, cells) for each CSV record, streaming.
 
     Line numbers count CR, LF and CRLF alike, so a bare-CR file has one line per record; a
     record holding quoted line breaks is numbered by the line it starts on.
     """
-    probe = open_text(stream, encoding)
-    delimiter = sniff_delimiter(probe.read(64 * 1024))
-    probe.detach()  # closing the probe would close the caller's stream
-    nul = _may_hold_nul(stream, encoding)
-    stream.seek(0)
-    # The text wrapper owns the stream from here: it is closed when the rows run out.
-    with open_text(stream, encoding) as text:
-        reader = csv.reader(_without_nul(text) if nul else text, delimiter=delimiter)
-        line = 0
-        for cells in reader:
-            yield line + 1, cells
-            line = reader.line_num
+    return CsvRows(stream, encoding)
+
+
+class CsvRows:
+    """csv_rows' records: an iterator of (line number, cells), whose take() also hands over
+    many records at once, as cells and line numbers apart, without a tuple for each.
+
+    The text wrapper owns the stream: it is closed when the records run out.
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str) -> None:
+        probe = open_text(stream, encoding)
+        delimiter = sniff_delimiter(probe.read(64 * 1024))
+        probe.detach()  # closing the probe would close the caller's stream
+        nul = _may_hold_nul(stream, encoding)
+        stream.seek(0)
+        self._text = open_text(stream, encoding)
+        self._reader = csv.reader(_without_nul(self._text) if nul else self._text,
+                                  delimiter=delimiter)
+        self._line = 0  # the physical lines read so far
+        self._done = False
+
+    def __iter__(self) -> CsvRows:
+        return self
+
+    def __next__(self) -> Row:
+        if self._done:
+            raise StopIteration
+        try:
+            cells = next(self._reader)
+        except StopIteration:
+            self.close()
+            raise
+        number, self._line = self._line + 1, self._reader.line_num
+        return number, cells
+
+    def take(self, count: int) -> tuple[np.ndarray, list[list[str]]]:
+        """Up to `count` more records: their line numbers, and their cells.
+
+        A record that ends one line on is told from the reader's count of lines read; only a
+        block holding a record with a quoted line break counts line breaks in its cells.
+        """
+        if self._done:
+            return np.empty(0, dtype=np.int64), []
+        start = self._line
+        rows = list(itertools.islice(self._reader, count))
+        end = self._line = self._reader.line_num
+        if len(rows) < count:
+            self.close()
+        if end - start == len(rows):
+            return np.arange(start + 1, end + 1, dtype=np.int64), rows
+        return record_lines(rows, start, end), rows
+
+    def close(self) -> None:
+        self._done = True
+        self._text.close()
+
+
+def record_lines(rows: list[list[str]], start: int, end: int) -> np.ndarray:
+    """The line each record starts on, for records read after line `start` and up to line
+    `end`.
+
+    The csv module keeps the line breaks inside a quoted cell as they are, and ends a record
+    at any other, so a record starts one line after the last ended, plus the breaks its
+    predecessor's cells hold (CRLF, CR and LF one each, as the reader counts lines).
+    """
+    numbers = np.empty(len(rows), dtype=np.int64)
+    line = start
+    for at, cells in enumerate(rows):
+        numbers[at] = line + 1
+        line += 1 + sum(_line_breaks(cell) for cell in cells)
+    if len(rows) and not start < numbers[-1] <= end:
+        raise AssertionError(f"records numbered past the {end} lines read")
+    return numbers
+
+
+def _line_breaks(cell: str) -> int:
+    if "\r" not in cell and "\n" not in cell:
+        return 0
+    return cell.count("\r") + cell.count("\n") - cell.count("\r\n")
 
 
 def _may_hold_nul(stream: BinaryIO, encoding: str) -> bool:

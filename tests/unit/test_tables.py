@@ -6,6 +6,8 @@ import zipfile
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from sources import tables
@@ -79,6 +81,35 @@ def test_csv_rows_carry_physical_line_numbers_through_quoted_newlines_and_bare_c
     found, [rows] = rows_of(b'a,b\r"multi\nline",1\r\rz,2\r')
     assert found.format == "csv"
     assert rows == [(1, ["a", "b"]), (2, ["multi\nline", "1"]), (4, []), (5, ["z", "2"])]
+
+
+# Pieces of CSV text chosen to meet every way a record can end or run on: quoted line breaks
+# of each kind, a quote left open to the end, blank lines, NULs, stray quotes.
+CSV_PIECES = ['a', 'b,c', ',', '"', '""', '"q,\n"', '"\r\n"', '"x\ry"', '\n', '\r', '\r\n',
+              '\n\r', '\x00', ' ', '"open', 'é', '\r\r\n']
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(CSV_PIECES), max_size=60), st.integers(1, 7))
+def test_records_taken_in_blocks_are_numbered_as_one_at_a_time(pieces, size):
+    raw = "".join(pieces).encode("utf-8")
+    one_at_a_time = list(tables.csv_rows(io.BytesIO(raw), "utf-8"))
+    rows, taken = tables.csv_rows(io.BytesIO(raw), "utf-8"), []
+    while True:
+        numbers, cells = rows.take(size)
+        if not cells:
+            break
+        assert len(numbers) == len(cells) <= size
+        taken += zip(numbers.tolist(), cells, strict=True)
+    assert taken == one_at_a_time
+    assert rows.take(size)[1] == [] and list(rows) == []  # spent, and its file closed
+
+
+def test_a_block_may_start_with_records_already_read_one_at_a_time():
+    rows = tables.csv_rows(io.BytesIO(b'h\r\n"a\nb"\n1\n2\n3\n'), "utf-8")
+    assert [next(rows), next(rows)] == [(1, ["h"]), (2, ["a\nb"])]
+    numbers, cells = rows.take(10)
+    assert numbers.tolist() == [4, 5, 6] and cells == [["1"], ["2"], ["3"]]
 
 
 @pytest.mark.parametrize("raw", [
