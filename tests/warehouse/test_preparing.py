@@ -55,6 +55,9 @@ def test_batches_leave_out_empty_columns_and_those_the_loader_supplies(messy):
     columns = {"payments": set(), "quarantine": set()}
     for table, frame in batches:
         assert all(frame[name].notna().any() for name in frame.columns), table
+        # Numbered afresh, so that the labels pickle as a range, not a column of numbers.
+        assert frame.index.equals(pd.RangeIndex(len(frame))), table
+        assert isinstance(frame.index, pd.RangeIndex), table
         columns[table] |= set(frame.columns)
     assert {"amount_pence", "beneficiary_name", "source_row"} <= columns["payments"]
     assert "gross_amount_pence" not in columns["payments"]  # the messy file has no such column
