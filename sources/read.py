@@ -158,11 +158,20 @@ def _table_chunks(
         table.date_sample = sorted(texts)
         read = itertools.chain(_consumed(ahead), leftover)
     width = _named_width(header)
-    size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
+    first = size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
+    taken = index + 1  # records handed over so far, the header's among them
+    tapered = False
     while True:
+        if not tapered and (rest := _records_left(raw.rows, taken)) is not None \
+                and rest < 1.5 * size and rest >= 3 * first:
+            # The last rows of a file are cut in two, a third left for the last chunk, so
+            # that a process inserting them has a small chunk, not a whole one, left to do
+            # once this one has finished (warehouse.preparing).
+            size, tapered = max(first, round(rest * 2 / 3)), True
         numbers, rows = _block(read, raw.rows, size)
         if not rows:
             break
+        taken += len(rows)
         frame = _mapped_frame(record, table, header, numbers, rows, width)
         # The rows' lists are garbage once framed: drop them before the caller collects its
         # young generations (warehouse.preparing.collect_chunk), which would walk every cell.
@@ -170,6 +179,14 @@ def _table_chunks(
         if len(frame):
             yield table, frame
         size = min(2 * size, chunk_rows)
+
+
+def _records_left(rows: Iterator[Row], taken: int) -> float | None:
+    """About how many records of a table are still to be handed over, where its reader can
+    tell (sources.tables.CsvRows), else None."""
+    estimate = getattr(rows, "estimated_records", None)
+    total = estimate() if estimate is not None else None
+    return None if total is None else total - taken
 
 
 def _block(read: Iterator[Row], rows: Iterator[Row], size: int) -> tuple[np.ndarray, list]:

@@ -169,7 +169,10 @@ class CsvRows:
         delimiter = sniff_delimiter(probe.read(64 * 1024))
         probe.detach()  # closing the probe would close the caller's stream
         nul = _may_hold_nul(stream, encoding)
+        self._bytes = stream.seek(0, io.SEEK_END)
         stream.seek(0)
+        self._stream = stream
+        self._records = 0
         self._text = open_text(stream, encoding)
         self._reader = csv.reader(_without_nul(self._text) if nul else self._text,
                                   delimiter=delimiter)
@@ -188,6 +191,7 @@ class CsvRows:
             self.close()
             raise
         number, self._line = self._line + 1, self._reader.line_num
+        self._records += 1
         return number, cells
 
     def take(self, count: int) -> tuple[np.ndarray, list[list[str]]]:
@@ -201,11 +205,23 @@ class CsvRows:
         start = self._line
         rows = list(itertools.islice(self._reader, count))
         end = self._line = self._reader.line_num
+        self._records += len(rows)
         if len(rows) < count:
             self.close()
         if end - start == len(rows):
             return np.arange(start + 1, end + 1, dtype=np.int64), rows
         return record_lines(rows, start, end), rows
+
+    def estimated_records(self) -> float | None:
+        """How many records the whole file holds: once all are read, how many there were;
+        before, told from the bytes those read so far took (to within the few kilobytes read
+        ahead); None before any."""
+        if self._done:
+            return self._records
+        if not self._records:
+            return None
+        done = self._stream.tell()
+        return self._records * self._bytes / done if done else None
 
     def close(self) -> None:
         self._done = True

@@ -183,10 +183,26 @@ def test_date_order_is_told_from_the_first_rows_not_the_first_chunk(write):
     path = write("q4.csv", "Supplier Name,Updated,Amount\n" + "\n".join(rows) + "\n")
     report, chunks = check_file(path, chunk_rows=64)
     sizes = [len(chunk.frame) for chunk in chunks]
-    assert sizes == [8, 16, 32, 64, 64, 17]  # an eighth of chunk_rows, doubling
+    # An eighth of chunk_rows, doubling; the last 81 rows cut two thirds, one third.
+    assert sizes == [8, 16, 32, 64, 54, 27]
     summary = report.to_json()
     assert summary["date_order"] == "MDY"
     assert (summary["date_min"], summary["date_max"]) == ("2009-01-02", "2009-11-17")
+
+
+def test_a_files_last_rows_are_cut_in_two_so_the_last_chunk_is_small(write):
+    """Past the first chunks, a CSV's rows come in whole chunks until the reader's estimate of
+    the rows left falls under one and a half: those are cut two thirds, one third, so that a
+    process inserting them (warehouse.preparing) is left a small chunk to do at the end."""
+    rows = [f"Supplier {i % 97},01/02/2009,{i}" for i in range(20_000)]
+    path = write("long.csv", "Supplier Name,Updated,Amount\n" + "\n".join(rows) + "\n")
+    report, chunks = check_file(path, chunk_rows=4_000)
+    sizes = [len(chunk.frame) for chunk in chunks]
+    assert sum(sizes) == report.rows_read == 20_000
+    assert sizes[:4] == [500, 1_000, 2_000, 4_000]
+    *whole, cut, last = sizes[3:]
+    assert set(whole) == {4_000}
+    assert cut + last < 1.5 * 4_000 and abs(cut - 2 * last) < 200, sizes
 
 
 def test_the_date_sample_stops_once_a_date_proves_the_file_day_first(write):
