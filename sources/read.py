@@ -192,20 +192,21 @@ def _records_left(rows: Iterator[Row], taken: int) -> float | None:
 def _block(read: Iterator[Row], rows: Iterator[Row], size: int) -> tuple[np.ndarray, list]:
     """The next `size` rows' line numbers and cells: those `read` holds first, then from
     `rows`, taken many at once where its reader can (sources.tables.CsvRows.take)."""
-    block = list(itertools.islice(read, size))
-    numbers = np.fromiter((number for number, _ in block), dtype=np.int64, count=len(block))
-    cells = [row for _, row in block]
-    if len(block) < size:
-        if hasattr(rows, "take"):
-            more_numbers, more = rows.take(size - len(block))
-        else:
-            more_block = list(itertools.islice(rows, size - len(block)))
-            more_numbers = np.fromiter((number for number, _ in more_block), dtype=np.int64,
-                                       count=len(more_block))
-            more = [row for _, row in more_block]
-        numbers = np.concatenate([numbers, more_numbers]) if len(block) else more_numbers
-        cells = cells + more if cells else more
+    numbers, cells = _apart(list(itertools.islice(read, size)))
+    if len(cells) < size:
+        wanted = size - len(cells)
+        more_numbers, more = (rows.take(wanted) if hasattr(rows, "take")
+                              else _apart(list(itertools.islice(rows, wanted))))
+        if not cells:
+            return more_numbers, more
+        numbers, cells = np.concatenate([numbers, more_numbers]), cells + more
     return numbers, cells
+
+
+def _apart(block: list[Row]) -> tuple[np.ndarray, list]:
+    """Rows' line numbers and cells, apart."""
+    numbers = np.fromiter((number for number, _ in block), dtype=np.int64, count=len(block))
+    return numbers, [cells for _, cells in block]
 
 
 def _date_sample(body: Iterator[Row], date_at: int, settled: Callable[[set[str]], bool] | None,

@@ -5,6 +5,7 @@ against a real load, so the benchmark can trust them when it reconciles a big on
 """
 
 import json
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -92,3 +93,13 @@ def test_quick_run_reports_every_target_in_the_shared_shape():
                                "ratio", "note"}
         assert target["met"] is None  # quick runs check the harness, they give no verdicts
     assert {"cpus", "python", "sqlite"} <= set(result["machine"])
+
+
+def test_the_warm_up_file_is_read_in_a_separate_process(tmp_path):
+    """The warm-up must start the server that forks reading processes, or the first timed
+    round pays for starting it: its file must be at least PARALLEL_MIN_BYTES."""
+    from warehouse.preparing import PARALLEL_MIN_BYTES, _in_separate_process
+
+    made = write_messy_csv(tmp_path / "warm.csv", ingest.WARM_UP_ROWS, ingest.SEED + 1)
+    assert made.path.stat().st_size >= PARALLEL_MIN_BYTES
+    assert _in_separate_process(made.path) or os.environ.get("MONEYTRAIL_LOAD_PROCESSES") == "0"
