@@ -37,6 +37,9 @@ class ErrorGroup:
     expected: str
     count: int = 0
     examples: list[dict] = field(default_factory=list)
+    # The place in the file (rows read before it) of the first row found with this error: the
+    # report lists groups in that order, whatever chunks the file was read in.
+    first: int = 0
 
 
 @dataclass
@@ -120,14 +123,18 @@ class FileReport:
         if errors.empty:
             return
         frame, expected = chunk.frame, chunk.validator.expected
+        before = self.rows_read - len(frame)  # add() has counted this chunk's rows
         for (check, name), group in errors.groupby(["check", "field"], sort=False):
             key = (check, name)
-            entry = self.errors.setdefault(
-                key, ErrorGroup(check, name, expected.get((name, check), check)))
-            entry.count += len(group)
             # The first rows of the file, whatever order the checks reported them in and
             # however the file was cut into chunks.
             first = group.sort_values("index", kind="stable")
+            if key not in self.errors:
+                self.errors[key] = ErrorGroup(
+                    check, name, expected.get((name, check), check),
+                    first=before + frame.index.get_loc(int(first["index"].iloc[0])))
+            entry = self.errors[key]
+            entry.count += len(group)
             for _, error in first.head(MAX_EXAMPLES - len(entry.examples)).iterrows():
                 row = int(error["index"])
                 value = error["value"]
@@ -227,11 +234,14 @@ class FileReport:
             "date_min": self.date_min_text,
             "date_max": self.date_max_text,
             "redacted_rows": self.redacted_rows,
-            "redactions": dict(self.redactions),
+            "redactions": _by_count(self.redactions),
             "personal_rows": sum(self.personal.values()),
-            "personal": dict(self.personal),
+            "personal": _by_count(self.personal),
             "personal_examples": self.personal_examples,
-            "errors": [_error_json(e) for e in self.errors.values()],
+            # By the first row found with each; groups first found at the same row keep the
+            # order of the schema's fields and checks (stable sort).
+            "errors": [_error_json(e) for e in sorted(self.errors.values(),
+                                                      key=lambda e: e.first)],
             "warnings": [{"type": k, "count": n, "message": WARNINGS[k]}
                          for k, n in self.warnings.items() if n],
             "totals_rows": [{"sheet": t.sheet, "row": t.row, "amount": t.amount}
@@ -242,6 +252,11 @@ class FileReport:
             "score_parts": self.score_parts,
             "passed": self.passed,
         }
+
+
+def _by_count(counts: Counter) -> dict:
+    """Most first, ties by name: the same whatever chunks the counts were added up from."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _date_text(value: pd.Timestamp, parsed, index) -> str:

@@ -18,9 +18,11 @@ from sources.rows import BLANK_CHARS, Cells, classify_matrix, repair_fused
 from sources.tables import RawTable, Row, read_tables
 
 CHUNK_ROWS = 50_000
-# A file's first chunks are smaller (an eighth of CHUNK_ROWS, doubling), so that a second process
-# inserting a large file's rows (warehouse.preparing) has rows to insert sooner.
-FIRST_CHUNK_SHARE = 8
+# The reader's smallest step, as a share of a chunk: the date sample is read this much at a time,
+# and the end of a table is cut no finer. Chunks are whole from the first: each costs the checks a
+# fixed few hundredths of a second, and the reader, not the inserting process, is the slower of
+# the two (docs/performance.md), so smaller first chunks only added chunks.
+STEP_SHARE = 8
 # Whether a table's dates are day or month first is told from the dates in up to this many of
 # its first rows, however small its chunks.
 DATE_SAMPLE_ROWS = 50_000
@@ -152,22 +154,23 @@ def _table_chunks(
     leftover = iter(opening[index + 1 :])
     read = leftover  # the rows read already, then the rest
     date_at = mapping.fields.get("PaymentDate")
+    step = max(1, chunk_rows // STEP_SHARE)
     if date_at is not None:
         ahead, texts = _date_sample(itertools.chain(leftover, raw.rows), date_at, date_settled,
-                                    max(1, chunk_rows // FIRST_CHUNK_SHARE))
+                                    step)
         table.date_sample = sorted(texts)
         read = itertools.chain(_consumed(ahead), leftover)
     width = _named_width(header)
-    first = size = max(1, chunk_rows // FIRST_CHUNK_SHARE)
+    size = chunk_rows
     taken = index + 1  # records handed over so far, the header's among them
     tapered = False
     while True:
         if not tapered and (rest := _records_left(raw.rows, taken)) is not None \
-                and rest < 1.5 * size and rest >= 3 * first:
+                and rest < 1.5 * size and rest >= 3 * step:
             # The last rows of a file are cut in two, a third left for the last chunk, so
             # that a process inserting them has a small chunk, not a whole one, left to do
             # once this one has finished (warehouse.preparing).
-            size, tapered = max(first, round(rest * 2 / 3)), True
+            size, tapered = max(step, round(rest * 2 / 3)), True
         numbers, rows = _block(read, raw.rows, size)
         if not rows:
             break
@@ -178,7 +181,6 @@ def _table_chunks(
         del rows
         if len(frame):
             yield table, frame
-        size = min(2 * size, chunk_rows)
 
 
 def _records_left(rows: Iterator[Row], taken: int) -> float | None:
