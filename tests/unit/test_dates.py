@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.dates import detect_order, parse_dates
 
@@ -87,3 +89,48 @@ def test_a_file_parses_each_distinct_date_once_across_its_chunks():
     assert again.precision.tolist() == ["day", "day", pd.NA, pd.NA]
     assert first.precision.tolist() == ["day", pd.NA, "month"]
     assert str(first.dates.dtype) == str(again.dates.dtype) == "datetime64[s]"
+
+
+# Pieces of dates as publishers write them, and of what else lands in a date column.
+DATE_PIECES = ["1", "01", "9", "12", "13", "29", "30", "31", "32", "0", "00", "2023", "2024",
+               "1899", "1900", "2199", "2200", "0212", "23", "69", "70", "99", "40299", "20000",
+               "19999", "80000", "80001", "/", "-", ".", ":", " ", "  ", "T", "Z", ",", "Sept",
+               "sept", "SEPT", "April", "Apr", "apr", "Febr", "Foo", "May", "00:00", "00:00:00",
+               ".5", "\t", "\x0b", "\x1c", "\n", "#REF!", "TBC", "N/A"]
+
+
+_PART = st.sampled_from(DATE_PIECES[:26] + ["Apr", "sept", "Foo", "December"])
+_SEPARATOR = st.sampled_from(["/", "-", ".", " ", "-", "/", ", ", "--"])
+# Three parts and two separators, with or without a time: most such texts are dates or nearly.
+SHAPED = st.tuples(_PART, _SEPARATOR, _PART, _SEPARATOR, _PART,
+                   st.sampled_from(["", " 00:00", "T10:00:00Z", " 1:00:00", ".5", " "])
+                   ).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(SHAPED,
+                          st.lists(st.sampled_from(DATE_PIECES), max_size=7).map("".join),
+                          st.text(alphabet="0123456789/-.: TZaprSept", max_size=14)),
+                max_size=12, unique=True),
+       st.sampled_from(["DMY", "MDY"]))
+def test_the_one_at_a_time_parse_of_ascii_dates_equals_the_vectorised_parse(texts, order):
+    """New ASCII date texts are parsed one at a time (_parse_ascii); the rest by the
+    vectorised parse. Both must give the same date, validity, precision and flag."""
+    from schemas.dates import _parse_distinct, _parse_new
+
+    fast = _parse_new(texts, order)
+    vectorised = _parse_distinct(pd.Series(pd.array([*texts, pd.NA], dtype="string")), order)
+    expected = list(zip(vectorised.dates.tolist(), vectorised.ok.tolist(),
+                        vectorised.precision.tolist(), vectorised.non_standard.tolist(),
+                        strict=True))
+    assert len(fast) == len(expected)
+    for text, got, want in zip([*texts, None], fast, expected, strict=True):
+        assert (pd.isna(got[0]) and pd.isna(want[0])) or got[0] == want[0], text
+        assert got[1:2] == want[1:2] and got[3] == want[3], text
+        assert (pd.isna(got[2]) and pd.isna(want[2])) or got[2] == want[2], text
+
+
+def test_a_non_ascii_date_takes_the_vectorised_parse():
+    parsed = parse_dates(pd.Series(["\u00a031/12/2023", "1 d\u00e9cembre 2023"], dtype="string"))
+    assert parsed.dates.iloc[0] == pd.Timestamp("2023-12-31")
+    assert not bool(parsed.ok.iloc[1])
