@@ -149,15 +149,59 @@ class FileReport:
         if self.record is None:
             return
         self.warnings["repaired_rows"] += self.record.repaired_rows
+        self.totals_notes = self._totals_notes()
+
+    def _totals_notes(self) -> list[str]:
+        notes = []
         for totals in self.record.totals_rows:
             stated = parse_pence(pd.Series([totals.amount])).pence.iloc[0]
             if pd.notna(stated) and int(stated) != self.amount_total_pence:
                 difference = self.amount_total_pence - int(stated)
                 where = f"{totals.sheet}:{totals.row}" if totals.sheet else f"row {totals.row}"
-                self.totals_notes.append(
+                notes.append(
                     f"the totals row at {where} states {pence_to_text(int(stated))} but the "
                     f"rows add up to {pence_to_text(self.amount_total_pence)} "
                     f"({pence_to_text(difference)} difference)")
+        return notes
+
+    def merge(self, later: FileReport) -> None:
+        """Add the finished report of the rest of the file (read from where this one's part
+        ended, sources.read.read_file's `records`), so that this becomes the report of the
+        whole file, as if it had been read in one go."""
+        if self.failure:
+            return  # reading stopped here: what comes after was never reached
+        self.failure = later.failure
+        self.date_order = self.date_order or later.date_order
+        if self.record is None or later.record is None:
+            self.record = self.record or later.record
+            return
+        record, rest = self.record, later.record
+        record.skipped.update(rest.skipped)
+        record.repaired_rows += rest.repaired_rows
+        record.totals_rows += rest.totals_rows
+        before = self.rows_read
+        for name in ("rows_read", "rows_valid", "rows_quarantined", "amount_total_pence",
+                     "amount_valid_pence"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.redactions.update(later.redactions)
+        self.personal.update(later.personal)
+        self.warnings.update(later.warnings)
+        self.personal_examples += later.personal_examples[
+            :max(0, MAX_EXAMPLES - len(self.personal_examples))]
+        for key, group in later.errors.items():
+            if key not in self.errors:
+                self.errors[key] = ErrorGroup(group.check, group.field, group.expected,
+                                              first=before + group.first)
+            entry = self.errors[key]
+            entry.count += group.count
+            entry.examples += group.examples[:max(0, MAX_EXAMPLES - len(entry.examples))]
+        if later.date_min is not None and (self.date_min is None
+                                           or later.date_min < self.date_min):
+            self.date_min, self.date_min_text = later.date_min, later.date_min_text
+        if later.date_max is not None and (self.date_max is None
+                                           or later.date_max > self.date_max):
+            self.date_max, self.date_max_text = later.date_max, later.date_max_text
+        self.totals_notes = self._totals_notes()
 
     @property
     def kind(self) -> str:

@@ -75,10 +75,12 @@ class CheckedChunk:
 def check_file(
     path: Path, schema: str = "spend", publisher_id: str | None = None,
     quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS, sha256: str | None = None,
+    records: tuple[int, int | None] | None = None,
 ) -> tuple[FileReport, Iterator[CheckedChunk]]:
     """Start validating a file; the report is complete once the chunks are consumed.
 
-    Quirks default to those the UK registry records for `publisher_id`.
+    Quirks default to those the UK registry records for `publisher_id`. `records` validates
+    part of a CSV (sources.read.read_file): FileReport.merge joins the parts' reports.
     """
     descriptor = load_descriptor(schema)
     report = FileReport.start(Path(path), schema, publisher_id)
@@ -87,7 +89,7 @@ def check_file(
         # A quirk naming the date order leaves nothing to sample; else the sample may stop as
         # soon as a date proves the file day-first.
         settled = (lambda texts: True) if quirks.date_order else proves_day_first
-        record, chunks = read_file(Path(path), quirks, chunk_rows, sha256, settled)
+        record, chunks = read_file(Path(path), quirks, chunk_rows, sha256, settled, records)
     except (UnreadableFile, OSError) as failure:
         report.fail(str(failure))
         return report, iter(())

@@ -103,6 +103,7 @@ def file_sha256(path: Path) -> str:
 def read_file(
     path: Path, quirks: Quirks | None = None, chunk_rows: int = CHUNK_ROWS,
     sha256: str | None = None, date_settled: Callable[[set[str]], bool] | None = None,
+    records: tuple[int, int | None] | None = None,
 ) -> tuple[FileRead, Iterator[tuple[TableRead, pd.DataFrame]]]:
     """Open a file and return its reading record and a generator of (table, chunk) pairs.
 
@@ -110,6 +111,11 @@ def read_file(
     first, to know whether it is new): the file is not read again to compute it.
     `date_settled`, given some of a table's distinct date texts, says whether they already
     decide its date order whatever the rest of the sample holds: the sample then stops there.
+
+    `records` = (start, stop) reads only part of a table: the records after its header from
+    `start` (counted from 0) up to `stop` (None: to the end), so that two processes can each
+    read part of a large CSV (warehouse.preparing); the part from 0 also counts the lines above
+    the header. A part's record and report cover its own rows: FileReport.merge joins them.
 
     Each chunk holds one column per mapped spend field (text, stripped, empty as NA), one
     "extra:<header>" column per unmapped column, and the provenance columns _sheet and _row.
@@ -124,14 +130,15 @@ def read_file(
         raise
     record = FileRead(path, sha256 or file_sha256(path), found.format, found.encoding)
     return record, _chunks(record, found.tables, stream, quirks or Quirks(), chunk_rows,
-                           date_settled)
+                           date_settled, records)
 
 
-def _chunks(record, tables, stream, quirks, chunk_rows, date_settled):
+def _chunks(record, tables, stream, quirks, chunk_rows, date_settled, records=None):
     crosswalk = load_crosswalk()
     try:
         for raw in tables:
-            yield from _table_chunks(record, raw, crosswalk, quirks, chunk_rows, date_settled)
+            yield from _table_chunks(record, raw, crosswalk, quirks, chunk_rows, date_settled,
+                                     records)
     finally:
         stream.close()
 
@@ -139,7 +146,9 @@ def _chunks(record, tables, stream, quirks, chunk_rows, date_settled):
 def _table_chunks(
     record: FileRead, raw: RawTable, crosswalk: Crosswalk, quirks: Quirks, chunk_rows: int,
     date_settled: Callable[[set[str]], bool] | None = None,
+    records: tuple[int, int | None] | None = None,
 ) -> Iterator[tuple[TableRead, pd.DataFrame]]:
+    start, stop = records or (0, None)
     opening = list(itertools.islice(raw.rows, 200))
     index = find_header([cells for _, cells in opening], crosswalk, quirks.header_overrides)
     if index is None:
@@ -149,7 +158,7 @@ def _table_chunks(
     mapping = map_header(header, crosswalk, quirks.header_overrides)
     table = TableRead(raw.sheet, header_number, mapping)
     record.tables.append(table)
-    for _, cells in opening[:index]:
+    for _, cells in opening[:index] if not start else ():
         record.skipped["preamble" if any(c.strip() for c in cells) else "blank"] += 1
     leftover = iter(opening[index + 1 :])
     read = leftover  # the rows read already, then the rest
@@ -161,10 +170,23 @@ def _table_chunks(
         table.date_sample = sorted(texts)
         read = itertools.chain(_consumed(ahead), leftover)
     width = _named_width(header)
-    size = chunk_rows
+    # A later part's first chunk is as big as the part before it, which another process is
+    # preparing meanwhile: its rows are ready about when that part's are inserted.
+    size = min(chunk_rows, start) if start else chunk_rows
     taken = index + 1  # records handed over so far, the header's among them
-    tapered = False
+    skipped = 0
+    while skipped < start:  # the rows of the part before this one, read past
+        passed = len(_block(read, raw.rows, min(start - skipped, chunk_rows))[1])
+        if not passed:
+            break
+        skipped += passed
+    taken += skipped
+    tapered = stop is not None  # a part that ends early is not cut at its end
     while True:
+        if stop is not None:
+            size = min(chunk_rows, stop + index + 1 - taken)
+            if size <= 0:
+                break
         if not tapered and (rest := _records_left(raw.rows, taken)) is not None \
                 and rest < 1.5 * size and rest >= 3 * step:
             # The last rows of a file are cut in two, a third left for the last chunk, so
@@ -181,6 +203,8 @@ def _table_chunks(
         del rows
         if len(frame):
             yield table, frame
+        if not tapered:
+            size = chunk_rows
 
 
 def _records_left(rows: Iterator[Row], taken: int) -> float | None:

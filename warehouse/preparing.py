@@ -11,6 +11,7 @@ wait on the other most of the time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import multiprocessing
 import multiprocessing.spawn
@@ -28,7 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from schemas.descriptors import load_descriptor
+from schemas.report import FileReport
 from schemas.validate import check_file
+from sources.formats import sniff_format
 from sources.read import CHUNK_ROWS
 from sources.registry import Publisher
 
@@ -37,6 +40,11 @@ from sources.registry import Publisher
 PARALLEL_MIN_BYTES = 2 << 20
 # Set to "0" to prepare every file in the loading process.
 PARALLEL_ENV = "MONEYTRAIL_LOAD_PROCESSES"
+# A CSV prepared in a separate process has its first records (after the header), this share of
+# a chunk, prepared by the loading process itself while the other process reads past them and
+# prepares the rest: the loading process would otherwise wait, idle, for the other's first
+# chunk. Three quarters of a chunk balanced the two best (docs/performance.md).
+FIRST_PART_SHARE = 0.75
 # The server that forks preparing processes imports this module and prepares this tiny file
 # once (warm_up), so that no child pays for what a first preparation loads lazily. It is written
 # in Windows-1252, as most English councils' files are, so that codec is loaded too.
@@ -59,6 +67,9 @@ class Preparation:
     file_id: int
     chunk_rows: int = CHUNK_ROWS
     sha256: str | None = None  # the file's, when the loader has hashed it already
+    # Part of a CSV's records to prepare, (start, stop) as sources.read.read_file takes them;
+    # None: the whole file.
+    records: tuple[int, int | None] | None = None
 
 
 # Columns that hold the same value in every row of a file, which the loading process supplies
@@ -88,6 +99,20 @@ class Prepared:
 
 
 @dataclass
+class _Done:
+    """The end of a file or of a part of one: its report, still mergeable
+    (FileReport.merge), and the required field no column holds."""
+
+    report: FileReport
+    unheld: str | None
+    peak_mib: float | None = None
+    cpu_s: float | None = None
+
+    def prepared(self) -> Prepared:
+        return Prepared(self.report.to_json(), self.unheld, self.peak_mib, self.cpu_s)
+
+
+@dataclass
 class _Failure:
     """An exception raised while preparing, sent back to the loading process."""
 
@@ -100,12 +125,43 @@ class PreparationFailed(RuntimeError):
 
 
 def prepared(work: Preparation) -> Iterator[Batch | Prepared]:
-    """The file's batches, then its Prepared record: from a separate process for a large
-    file, else from this one."""
-    if _in_separate_process(work.path):
-        yield from _from_child(work)
-    else:
+    """The file's batches, in file order, then its Prepared record.
+
+    A small file is prepared in this process, a large one in a separate process. A large CSV
+    is prepared in two parts at once: its first records (FIRST_PART_SHARE of a chunk) here,
+    the rest in the separate process, whose batches follow this process's and whose report
+    is merged into this one's: the same batches and report as one process would give.
+    """
+    if not _in_separate_process(work.path):
         yield from prepare(work)
+        return
+    if not _splittable(work.path):
+        yield from _from_child(work)
+        return
+    first = max(1, round(work.chunk_rows * FIRST_PART_SHARE))
+    with contextlib.closing(_Child(dataclasses.replace(work, records=(first, None)))) as rest:
+        for item in _prepare(dataclasses.replace(work, records=(0, first))):
+            if isinstance(item, Batch):
+                yield item
+        done = item
+        if done.unheld or done.report.failure:
+            yield done.prepared()  # refused or unreadable already: the rest is not wanted
+            return
+        for item in rest.items():
+            if isinstance(item, Batch):
+                yield item
+        done.report.merge(item.report)
+        done.unheld, done.peak_mib, done.cpu_s = item.unheld, item.peak_mib, item.cpu_s
+        yield done.prepared()
+
+
+def _splittable(path: Path) -> bool:
+    """A CSV: one table, whose records both processes count alike (a workbook is not)."""
+    try:
+        with path.open("rb") as stream:
+            return sniff_format(stream) == "csv"
+    except OSError:
+        return False
 
 
 def _in_separate_process(path: Path) -> bool:
@@ -122,11 +178,16 @@ def _in_separate_process(path: Path) -> bool:
 
 
 def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
-    """Read, validate and convert a file: each chunk's payment and quarantine rows, typed as
-    the warehouse stores them, then the file's report."""
+    """Read, validate and convert a file in this process: each chunk's payment and
+    quarantine rows, typed as the warehouse stores them, then the file's report."""
+    for item in _prepare(work):
+        yield item.prepared() if isinstance(item, _Done) else item
+
+
+def _prepare(work: Preparation) -> Iterator[Batch | _Done]:
     publisher = work.publisher
     report, chunks = check_file(work.path, work.schema, publisher.id, publisher.quirks,
-                                work.chunk_rows, work.sha256)
+                                work.chunk_rows, work.sha256, work.records)
     unheld = None
     for chunk in chunks:
         if chunk.table.kind != "transactions":
@@ -144,7 +205,7 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
         # numbered afresh, they pickle as a range, not a column (half a batch's pickling).
         yield Batch("payments", valid.reset_index(drop=True))
         yield Batch("quarantine", _held(bad).reset_index(drop=True))
-    yield Prepared(report.to_json(), unheld)
+    yield _Done(report, unheld)
 
 
 # The name every preparing process is given, followed by its file's name.
@@ -212,41 +273,58 @@ def warm_up() -> None:
 
 
 def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
-    context = _context()
-    receiving, sending = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(work, sending), daemon=True,
-                            name=f"{PROCESS_NAME} {work.path.name}")
-    try:
-        child.start()
-    except OSError:  # no process to be had (a limit on processes, no memory): read it here
-        receiving.close()
+    """The file's batches and Prepared record, from a separate process."""
+    with contextlib.closing(_Child(work)) as child:
+        for item in child.items():
+            yield item.prepared() if isinstance(item, _Done) else item
+
+
+class _Child:
+    """A separate process preparing a file (or part of one), started at once, so that this
+    process can go on with other work while it reads."""
+
+    def __init__(self, work: Preparation) -> None:
+        self.work = work
+        context = _context()
+        self._receiving, sending = context.Pipe(duplex=False)
+        self._process = context.Process(target=_child, args=(work, sending), daemon=True,
+                                        name=f"{PROCESS_NAME} {work.path.name}")
+        try:
+            self._process.start()
+        except OSError:  # no process to be had (a limit on processes, no memory): read it here
+            self._receiving.close()
+            self._process = None
         sending.close()
-        yield from prepare(work)
-        return
-    sending.close()
-    try:
+
+    def items(self) -> Iterator[Batch | _Done]:
+        if self._process is None:
+            yield from _prepare(self.work)
+            return
+        name = self.work.path.name
         while True:
             try:
-                item = receiving.recv()
+                item = self._receiving.recv()
             except EOFError:
-                child.join()
+                self._process.join()
                 raise PreparationFailed(
-                    f"{work.path.name}: the process reading it ended before it finished "
-                    f"(exit code {child.exitcode})") from None
+                    f"{name}: the process reading it ended before it finished "
+                    f"(exit code {self._process.exitcode})") from None
             if isinstance(item, _Failure):
                 if item.exception is not None:
-                    item.exception.add_note(f"raised while reading {work.path.name} in a "
-                                            "separate process")
+                    item.exception.add_note(f"raised while reading {name} in a separate process")
                     raise item.exception
-                raise PreparationFailed(f"{work.path.name}: {item.text}")
+                raise PreparationFailed(f"{name}: {item.text}")
             yield item
-            if isinstance(item, Prepared):
+            if isinstance(item, _Done):
                 return
-    finally:
-        receiving.close()
-        if child.is_alive():
-            child.terminate()  # the load stopped early: the rest is not wanted
-        child.join()
+
+    def close(self) -> None:
+        if self._process is None:
+            return
+        self._receiving.close()
+        if self._process.is_alive():
+            self._process.terminate()  # the load stopped early: the rest is not wanted
+        self._process.join()
 
 
 def _child(work: Preparation, sending) -> None:
@@ -257,8 +335,8 @@ def _child(work: Preparation, sending) -> None:
     outbox = _Outbox(sending)
     try:
         with collected_per_chunk():
-            for item in prepare(work):
-                if isinstance(item, Prepared):
+            for item in _prepare(work):
+                if isinstance(item, _Done):
                     item.peak_mib = _peak_mib()
                     item.cpu_s = cpu_seconds()
                 if not outbox.put(ForkingPickler.dumps(item)):

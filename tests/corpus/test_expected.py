@@ -73,3 +73,28 @@ def test_bad_values_are_quarantined_not_zeroed(expected, reports):
         bad_dates = sum(e["count"] for e in report["errors"] if e["field"] == "PaymentDate"
                         and e["type"] != "required")
         assert bad_dates == int(expected["bad_dates"])
+
+
+@pytest.mark.parametrize("expected", expected_rows())
+def test_a_csv_read_in_two_parts_gives_the_report_of_one_read(expected, reports):
+    """A large CSV is read by two processes at once, each a part of its records
+    (warehouse.preparing): every real CSV, split at its start, middle and near its end, gives
+    the report of one read, to the byte."""
+    import json
+
+    from schemas.validate import check_file
+    from warehouse.preparing import _splittable
+
+    path = CORPUS / "files" / expected["file"]
+    if not _splittable(path):
+        pytest.skip("a workbook is read in one part")
+    whole = reports(expected["file"])
+    publisher = expected["file"].split("/")[0]
+    rows = whole["rows_read"] + whole["rows_skipped"]
+    for split in sorted({1, rows // 2, max(1, rows - 3)}):
+        first, chunks = check_file(path, "spend", publisher, records=(0, split))
+        list(chunks)
+        later, chunks = check_file(path, "spend", publisher, records=(split, None))
+        list(chunks)
+        first.merge(later)
+        assert json.dumps(first.to_json()) == json.dumps(whole), split

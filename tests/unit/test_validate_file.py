@@ -330,3 +330,58 @@ def test_extra_json_is_the_json_of_each_rows_filled_cells(rows, storage):
         filled = {h: v for h, v in zip(headers, row, strict=True) if v}
         assert (text if isinstance(text, str) else None) == (
             json.dumps(filled, ensure_ascii=False) if filled else None)
+
+
+def _parts_report(path, split, chunk_rows, **options):
+    """A file's report and rows read as two parts, the second's report merged into the first's
+    (as warehouse.preparing reads a large CSV in two processes)."""
+    import pandas as pd
+
+    frames, reports = [], []
+    for records in ((0, split), (split, None)):
+        report, chunks = check_file(path, chunk_rows=chunk_rows, records=records, **options)
+        frames += [chunk.frame for chunk in chunks]
+        reports.append(report)
+    reports[0].merge(reports[1])
+    return reports[0].to_json(), pd.concat(frames, ignore_index=True) if frames else None
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 5, 7, 50, 10_000])
+@pytest.mark.parametrize("chunk_rows", [2, 4, 64])
+def test_a_file_read_in_two_parts_gives_the_rows_and_report_of_one_read(messy, split,
+                                                                        chunk_rows):
+    """Parts split anywhere, chunked anyhow: the same rows, in order, and the same report, to
+    the byte (preamble counted once, errors and examples in file order, totals, the date
+    range)."""
+    import pandas as pd
+
+    whole, chunks = check_file(messy, publisher_id="testshire", chunk_rows=chunk_rows)
+    rows = pd.concat([chunk.frame for chunk in chunks], ignore_index=True)
+    summary, parts = _parts_report(messy, split, chunk_rows, publisher_id="testshire")
+    assert json.dumps(summary) == json.dumps(whole.to_json())
+    pd.testing.assert_frame_equal(parts, rows)
+
+
+def test_a_later_part_reads_past_the_earlier_one_and_no_further(write):
+    rows = [f"Supplier {i},01/02/2009,{i}.00" for i in range(1, 101)]
+    path = write("parts.csv", "Title\n\nSupplier Name,Payment Date,Amount\n" + "\n".join(rows))
+    report, chunks = check_file(path, chunk_rows=16, records=(30, 70))
+    frames = list(chunks)
+    assert [len(chunk.frame) for chunk in frames] == [16, 16, 8]  # 40 records, whole chunks
+    assert frames[0].frame["BeneficiaryName"].iloc[0] == "Supplier 31"
+    assert frames[-1].frame["_row"].iloc[-1] == 3 + 70  # the 70th record, on line 73
+    assert report.to_json()["skipped"] == {}  # the title and blank line: the first part's
+    assert report.rows_read == 40
+
+
+def test_a_part_that_fails_first_keeps_the_rest_out_of_the_report(write):
+    """Reading stops at a failure: a merged report counts nothing past it."""
+    from schemas.report import FileReport
+
+    path = write("ok.csv", "Supplier Name,Payment Date,Amount\nA,01/02/2009,1.00\n")
+    first = FileReport.start(path, "spend", None)
+    first.fail("ok.csv: unreadable at line 9")
+    later, chunks = check_file(path)
+    list(chunks)
+    first.merge(later)
+    assert first.rows_read == 0 and first.failure == "ok.csv: unreadable at line 9"

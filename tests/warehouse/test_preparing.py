@@ -297,3 +297,45 @@ def test_a_required_column_no_row_fills_is_named_whether_or_not_the_batch_holds_
     assert unheld_required(held.assign(beneficiary_name=["A", None]), leave_out=supplied) is None
     # A column the loader supplies is not looked for unless the caller says it is held.
     assert unheld_required(held.assign(beneficiary_name=["A", None])) == "publisher_id"
+
+
+def _frames(batches, table):
+    return pd.concat([frame for name, frame in batches if name == table], ignore_index=True)
+
+
+def test_a_large_csv_is_prepared_in_two_parts_to_what_one_process_gives(messy, monkeypatch):
+    """The loading process prepares the first three quarters of a chunk itself while a
+    second process reads past them and prepares the rest: the batches, in file order, and
+    the merged report are those of one process reading it all."""
+    monkeypatch.setattr(preparing, "PARALLEL_MIN_BYTES", 0)
+    assert preparing._splittable(messy.path)
+    here, here_end = items(prepare(work(messy.path)))
+    split, split_end = items(prepared(work(messy.path)))
+    first = round(500 * preparing.FIRST_PART_SHARE)
+    assert len(split[0][1]) <= first < ROWS  # the first batch is this process's part
+    for table in ("payments", "quarantine"):
+        pd.testing.assert_frame_equal(_frames(split, table), _frames(here, table))
+    assert split_end.report == here_end.report and split_end.unheld is None
+    assert split_end.peak_mib > 0 and split_end.cpu_s > 0  # the second process did the rest
+    assert not multiprocessing.active_children()
+
+
+def test_a_csv_refused_on_its_first_part_stops_the_second_process(tmp_path, monkeypatch):
+    """No column holds the payee (a card file): the first part refuses the file, and the
+    process reading the rest is stopped, not waited for."""
+    monkeypatch.setattr(preparing, "PARALLEL_MIN_BYTES", 0)
+    path = tmp_path / "cards.csv"
+    path.write_text("Payment Date,Amount\n" + "01/02/2024,1.00\n" * 5_000, encoding="utf-8")
+    *batches, end = prepared(work(path))
+    assert batches == [] and end.unheld == "BeneficiaryName"
+    assert not multiprocessing.active_children()
+
+
+def test_a_workbook_is_prepared_in_one_part(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["Supplier Name", "Payment Date", "Amount"])
+    path = tmp_path / "spend.xlsx"
+    book.save(path)
+    assert not preparing._splittable(path) and not preparing._splittable(tmp_path / "no.csv")
