@@ -112,10 +112,11 @@ def read_file(
     `date_settled`, given some of a table's distinct date texts, says whether they already
     decide its date order whatever the rest of the sample holds: the sample then stops there.
 
-    `records` = (start, stop) reads only part of a table: the records after its header from
-    `start` (counted from 0) up to `stop` (None: to the end), so that two processes can each
-    read part of a large CSV (warehouse.preparing); the part from 0 also counts the lines above
-    the header. A part's record and report cover its own rows: FileReport.merge joins them.
+    `records` = (start, stop) reads only part of each table (a CSV has one): the records after
+    its header from `start` (counted from 0) up to `stop` (None: to the end), so that two
+    processes can each read part of a large CSV (warehouse.preparing); the part from 0 also
+    counts the lines above the header. A part's record and report cover its own rows:
+    FileReport.merge joins them.
 
     Each chunk holds one column per mapped spend field (text, stripped, empty as NA), one
     "extra:<header>" column per unmapped column, and the provenance columns _sheet and _row.
