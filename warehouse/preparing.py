@@ -1,11 +1,12 @@
 """Read, validate and convert a file for loading: all of a load but the database's own work.
 
 A large file is prepared in a separate process while the loading process inserts the rows it
-has already been sent, so the two halves of a load run on two cores at once. The database
-work stays in the loading process, inside its one transaction; the other process only reads
-the file and sends each chunk's typed rows, then the file's report. Turning them into the
-driver's tuples and inserting them is left to the loading process, which would otherwise
-wait on the other most of the time.
+has already been sent, so the two halves of a load run on two cores at once; a large CSV's
+first rows are prepared by the loading process itself meanwhile, so that it is not idle while
+the other reads its first chunk. The database work stays in the loading process, inside its one
+transaction; the other process only reads the file and sends each chunk's typed rows, then the
+file's report. Turning them into the driver's tuples and inserting them is left to the loading
+process, which would otherwise wait on the other most of the time.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class _Done:
     peak_mib: float | None = None
     cpu_s: float | None = None
 
-    def prepared(self) -> Prepared:
+    def as_prepared(self) -> Prepared:
         return Prepared(self.report.to_json(), self.unheld, self.peak_mib, self.cpu_s)
 
 
@@ -145,14 +146,14 @@ def prepared(work: Preparation) -> Iterator[Batch | Prepared]:
                 yield item
         done = item
         if done.unheld or done.report.failure:
-            yield done.prepared()  # refused or unreadable already: the rest is not wanted
+            yield done.as_prepared()  # refused or unreadable already: the rest is not wanted
             return
         for item in rest.items():
             if isinstance(item, Batch):
                 yield item
         done.report.merge(item.report)
         done.unheld, done.peak_mib, done.cpu_s = item.unheld, item.peak_mib, item.cpu_s
-        yield done.prepared()
+        yield done.as_prepared()
 
 
 def _splittable(path: Path) -> bool:
@@ -181,7 +182,7 @@ def prepare(work: Preparation) -> Iterator[Batch | Prepared]:
     """Read, validate and convert a file in this process: each chunk's payment and
     quarantine rows, typed as the warehouse stores them, then the file's report."""
     for item in _prepare(work):
-        yield item.prepared() if isinstance(item, _Done) else item
+        yield item.as_prepared() if isinstance(item, _Done) else item
 
 
 def _prepare(work: Preparation) -> Iterator[Batch | _Done]:
@@ -276,7 +277,7 @@ def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
     """The file's batches and Prepared record, from a separate process."""
     with contextlib.closing(_Child(work)) as child:
         for item in child.items():
-            yield item.prepared() if isinstance(item, _Done) else item
+            yield item.as_prepared() if isinstance(item, _Done) else item
 
 
 class _Child:
