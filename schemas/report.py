@@ -172,9 +172,8 @@ class FileReport:
             return  # reading stopped here: what comes after was never reached
         self.failure = later.failure
         self.date_order = self.date_order or later.date_order
-        if self.record is None or later.record is None:
-            self.record = self.record or later.record
-            return
+        if later.record is None:
+            return  # the rest could not be opened: its failure says why
         record, rest = self.record, later.record
         record.skipped.update(rest.skipped)
         record.repaired_rows += rest.repaired_rows
