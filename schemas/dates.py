@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$"
+_ISO = r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$"
 _ISO_MONTH = r"^(\d{4})-(\d{1,2})$"
+# A month and year only, as Excel's mmm-yy format shows a date: "Jun-10", "June 2010".
+_NAMED_MONTH = r"^([A-Za-z]{3,9})\.?[\s\-/,]+(\d{4}|\d{2})$"
 _NUMERIC = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
 _NAMED = r"^(\d{1,2})[\s\-/]+([A-Za-z]{3,9})\.?[\s\-/,]+(\d{4}|\d{2})$"
 _SERIAL = r"^(\d{5})(?:\.\d+)?$"
@@ -113,7 +115,8 @@ def _parse_new(texts: list[str], order: str) -> list[tuple]:
 
 _PATTERNS = {name: re.compile(pattern) for name, pattern in
              (("iso", _ISO), ("iso_month", _ISO_MONTH), ("numeric", _NUMERIC),
-              ("named", _NAMED), ("serial", _SERIAL), ("uk", _UK))}
+              ("named", _NAMED), ("named_month", _NAMED_MONTH), ("serial", _SERIAL),
+              ("uk", _UK))}
 
 
 def _parse_ascii(text, order: str) -> tuple:
@@ -131,6 +134,8 @@ def _parse_ascii(text, order: str) -> tuple:
         parts = _year(match[3]), int(second), int(first)
     elif (match := _PATTERNS["named"].search(text)) and match[2].casefold() in MONTHS:
         parts = _year(match[3]), MONTHS[match[2].casefold()], int(match[1])
+    elif (match := _PATTERNS["named_month"].search(text)) and match[1].casefold() in MONTHS:
+        parts, level = (_year(match[2]), MONTHS[match[1].casefold()], 1), "month"
     date = pd.NaT
     if parts is not None and YEAR_RANGE[0] <= parts[0] <= YEAR_RANGE[1]:
         try:
@@ -170,6 +175,9 @@ def _parse_distinct(values: pd.Series, order: str) -> ParsedDates:
     named = text.str.extract(_NAMED)
     month_number = named[1].str.casefold().map(MONTHS, na_action="ignore")
     _fill(year, month, day, precision, _full_year(named[2]), month_number, named[0], "day")
+    named_month = text.str.extract(_NAMED_MONTH)
+    month_number = named_month[0].str.casefold().map(MONTHS, na_action="ignore")
+    _fill(year, month, day, precision, _full_year(named_month[1]), month_number, "1", "month")
 
     parsed = pd.to_datetime(
         pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64"),
@@ -217,3 +225,16 @@ def _serials(text: pd.Series, parsed: pd.Series, precision: pd.Series) -> pd.Ser
         parsed[usable] = EXCEL_EPOCH + days
         precision[usable] = "day"
     return parsed
+
+
+def reads_as_date(text: str) -> tuple[bool, bool]:
+    """(whether one cell's stripped ASCII text is a date either way round, whether it is
+    written as one rather than an Excel serial, which any five-digit number could be): the
+    reader's test of a column's content (sources.content)."""
+    if not text.isascii():
+        return False, False
+    for order in ("DMY", "MDY"):
+        found = _parse_ascii(text, order)
+        if found[0] is not pd.NaT:
+            return True, _PATTERNS["serial"].search(text) is None
+    return False, False

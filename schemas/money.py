@@ -11,15 +11,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Characters a publisher may wrap round a number without changing it.
-_NOISE = re.compile(r"[\s\u00a0£,]")
+# Characters a publisher may wrap round a number without changing it. A "$" is a system
+# export's habit (MoJ's ARAMIS writes "$5,531,458.39 " for pounds), not dollars: a UK
+# spending file is in sterling.
+# "Â£" is a UTF-8 pound sign read as cp1252 by some step before publication.
+_NOISE = re.compile(r"[\s\u00a0£$,Â]")
+# A currency code before or after the number ("GBP 1,234.50"), and an accountant's credit
+# marker after it ("1,234.50 CR" is a credit: negative).
+_CODE = re.compile(r"^(?:GBP|UKL|STG)|(?:GBP|UKL|STG)$", re.IGNORECASE)
+_CREDIT = re.compile(r"(?<=[0-9.)])\s*CR$", re.IGNORECASE)
 # ASCII digits only: int() would also read other scripts' digits ("١٢٣") as money.
 _NUMBER = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?$")
 _EXPONENT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$")
 # Beyond this the integer part cannot be real money and would overflow 64-bit pence.
 MAX_POUND_DIGITS = 15
 MAX_PENCE = 10 ** (MAX_POUND_DIGITS + 2)
-_NON_STANDARD = re.compile(r"[£,()]|-$|^\+|\s")
+_NON_STANDARD = re.compile(r"[£$,()]|-$|^\+|\s|GBP|UKL|STG|CR$", re.IGNORECASE)
 # Money written as the Code asks, in pounds and whole pence.
 _PLAIN = re.compile(rf"(-?)([0-9]{{1,{MAX_POUND_DIGITS}}})\.([0-9]{{2}})")
 
@@ -48,7 +55,9 @@ def parse_pence(values: pd.Series) -> ParsedMoney:
     # and nearly every one is different, so these are read by Arrow's kernels a column at a
     # time, exactly as _parse's fast paths read them one at a time. Only the other cells go
     # through _parse, each distinct text once.
-    bare = pc.replace_substring(pc.replace_substring(text, ",", ""), "£", "")
+    bare = text
+    for mark in (",", "£", "$"):
+        bare = pc.replace_substring(bare, mark, "")
     parts = pc.extract_regex(bare, _PLAIN_ARROW)
     plain = _numpy(pc.is_valid(parts), False)
     negative = _numpy(pc.equal(pc.struct_field(parts, "sign"), "-"), False)
@@ -120,7 +129,7 @@ def _parse(value: str | None) -> tuple[int | None, bool, bool, bool]:
         return (-pence if plain[1] else pence), True, False, False
     if not text:
         return None, True, False, False
-    plain = _PLAIN.fullmatch(text.replace(",", "").replace("£", ""))
+    plain = _PLAIN.fullmatch(text.replace(",", "").replace("£", "").replace("$", ""))
     if plain:  # "£1,234.50": the same number once its £ and commas are gone
         pence = int(plain[2]) * 100 + int(plain[3])
         return (-pence if plain[1] else pence), True, False, True
@@ -130,7 +139,8 @@ def _parse(value: str | None) -> tuple[int | None, bool, bool, bool]:
 def _general(text: str) -> tuple[int | None, bool, bool, bool]:
     """_parse for any non-empty text, by the general rules (the fast paths are shortcuts)."""
     # Noise includes every line break, so the bracket and trailing-minus tests need no regex.
-    compact = _NOISE.sub("", text)
+    credit = _CREDIT.search(text) is not None
+    compact = _NOISE.sub("", _CODE.sub("", _CREDIT.sub("", text.strip())))
     bracketed = len(compact) >= 2 and compact[0] == "(" and compact[-1] == ")"
     if bracketed:
         compact = compact[1:-1]
@@ -142,7 +152,7 @@ def _general(text: str) -> tuple[int | None, bool, bool, bool]:
         sign, whole, fraction = number[1], number[2], number[3] or ""
         pence = (int(whole or "0") * 100 + int(fraction[:2].ljust(2, "0"))
                  + (fraction[2:3] >= "5"))
-        negative = sign == "-" or bracketed or trailing
+        negative = (sign == "-" or bracketed or trailing) != credit
         return ((-pence if negative else pence), True, fraction[2:].strip("0") != "",
                 _NON_STANDARD.search(text) is not None)
     exact = _exponent(compact)
@@ -176,3 +186,9 @@ def pence_to_text(pence: int) -> str:
     """Render pence as the Code's plain pounds, e.g. -123456 -> '-1234.56'."""
     sign = "-" if pence < 0 else ""
     return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
+def reads_as_money(text: str) -> bool:
+    """Whether one cell's text is an amount of money (the reader's test of a column's
+    content: sources.content)."""
+    return _parse(text)[0] is not None

@@ -27,6 +27,10 @@ from schemas.dates import detect_order, parse_dates
         ("11/17/2009", "MDY", "2009-11-17", "day"),  # the month-first quarter (W&M)
         ("9/1/2009", "MDY", "2009-09-01", "day"),
         ("01/02/2010 00:00", "DMY", "2010-02-01", "day"),
+        ("Jun-10", "DMY", "2010-06-01", "month"),  # Excel's mmm-yy: a month only
+        ("June 2010", "DMY", "2010-06-01", "month"),
+        ("Sept-2012", "MDY", "2012-09-01", "month"),
+        ("2016/04/22", "DMY", "2016-04-22", "day"),  # ISO order with slashes (system exports)
     ],
 )
 def test_dates_parse(text, order, expected, precision):
@@ -105,10 +109,12 @@ _SEPARATOR = st.sampled_from(["/", "-", ".", " ", "-", "/", ", ", "--"])
 SHAPED = st.tuples(_PART, _SEPARATOR, _PART, _SEPARATOR, _PART,
                    st.sampled_from(["", " 00:00", "T10:00:00Z", " 1:00:00", ".5", " "])
                    ).map("".join)
+# Two parts: a month and a year ("Jun-10", "June 2010"), or nearly.
+SHAPED_MONTH = st.tuples(_PART, _SEPARATOR, _PART).map("".join)
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.one_of(SHAPED,
+@given(st.lists(st.one_of(SHAPED, SHAPED_MONTH,
                           st.lists(st.sampled_from(DATE_PIECES), max_size=7).map("".join),
                           st.text(alphabet="0123456789/-.: TZaprSept", max_size=14)),
                 max_size=12, unique=True),

@@ -35,6 +35,13 @@ from schemas.money import parse_pence, pence_to_pounds, pence_to_text
         ("-4.5e-13", 0),
         ("66158.388", 6615839),  # Home Office sub-penny
         ("999999999999999.99", 99999999999999999),
+        ("$5,531,458.39 ", 553145839),  # a system export's dollar sign for pounds (MoJ ARAMIS)
+        ("$22.25 ", 2225),
+        ("-$12.00", -1200),
+        ("GBP 1,234.50", 123450),  # a currency code before or after
+        ("1234.50 GBP", 123450),
+        ("1,234.50 CR", -123450),  # an accountant's credit
+        ("Â£1,234.50", 123450),  # a UTF-8 pound sign read as cp1252 before publication
     ],
 )
 def test_money_parses_to_pence(text, pence):
