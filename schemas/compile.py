@@ -9,7 +9,7 @@ parse (schemas.money, schemas.dates) that is computed once per column per chunk.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
@@ -25,10 +25,17 @@ SPREADSHEET_ERRORS = ("#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", 
 
 @dataclass
 class Validation:
-    """Per-row outcome of one chunk: the failing cells and which rows are invalid."""
+    """Per-row outcome of one chunk: the failing cells of mandatory fields, which make a row
+    invalid (quarantined), and of optional fields, which are warnings: the payment is loaded
+    with that field empty (schemas.validate)."""
 
     errors: pd.DataFrame  # columns: index, field, check, value
     invalid: pd.Series
+    warnings: pd.DataFrame = field(default_factory=lambda: _no_failures())
+
+
+def _no_failures() -> pd.DataFrame:
+    return pd.DataFrame(columns=["index", "field", "check", "value"])
 
 
 class RowValidator:
@@ -42,6 +49,9 @@ class RowValidator:
         self.descriptor = descriptor
         self.date_order = date_order
         self.fields = {f["name"]: f for f in descriptor["fields"]}
+        # Only these fields' failures withhold a payment: the Code's date, amount and payee.
+        self.mandatory = frozenset(name for name, spec in self.fields.items()
+                                   if spec.get("constraints", {}).get("required"))
         self.expected: dict[tuple[str, str], str] = {}
         self._chunk: pd.DataFrame | None = None
         self._memo: dict[tuple[str, str], object] = {}
@@ -56,11 +66,11 @@ class RowValidator:
         )
 
     def validate(self, frame: pd.DataFrame) -> Validation:
-        """Check a chunk; rows with any failing cell are invalid."""
+        """Check a chunk; rows with a failing cell in a mandatory field are invalid."""
         self._chunk, self._memo = frame, {}
         try:
             self.schema.validate(frame, lazy=True)
-            failures = pd.DataFrame(columns=["index", "field", "check", "value"])
+            failures = _no_failures()
         except pa.errors.SchemaErrors as raised:
             cases = raised.failure_cases
             failures = pd.DataFrame({
@@ -71,9 +81,12 @@ class RowValidator:
                     cases["failure_case"].notna(), None),
             })
             failures = failures[failures["index"].notna()]
+        mandatory = failures["field"].isin(self.mandatory)
+        errors, warnings = failures[mandatory], failures[~mandatory]
         invalid = pd.Series(False, index=frame.index)
-        invalid[failures["index"].astype("int64").unique()] = True
-        return Validation(failures.reset_index(drop=True), invalid)
+        invalid[errors["index"].astype("int64").unique()] = True
+        return Validation(errors.reset_index(drop=True), invalid,
+                          warnings.reset_index(drop=True))
 
     def money(self, name: str) -> ParsedMoney:
         return self._parsed("money", name, parse_pence)

@@ -12,9 +12,10 @@ def render_text(report: FileReport) -> str:
     """A readable report: what was found, what is wrong, and where."""
     data = report.to_json()
     verdict = "PASS" if data["passed"] else "FAIL"
-    lines = [f"{data['file']}", f"  {verdict}  kind {data['kind']}  score {data['score']}/100"]
-    if data["failure"]:
-        return "\n".join(lines + [f"  cannot read: {data['failure']}"])
+    lines = [f"{data['file']}", f"  {data['verdict']}",
+             f"  {verdict}  kind {data['kind']}  score {data['score']}/100"]
+    if data["failure"] and not data["columns"]:
+        return "\n".join(lines)
     lines += _found(data) + _columns(data) + _rows(data) + _problems(data)
     return "\n".join(lines)
 
@@ -26,17 +27,23 @@ def _found(data: dict) -> list[str]:
         where = (f"{len(tables)} sheets ({tables[0]['sheet']!r} to {tables[-1]['sheet']!r}), "
                  f"header on row {rows.pop()} of each")
     else:
-        where = ", ".join(
-            f"{t['sheet']!r} header on row {t['header_row']}" if t["sheet"] else
-            f"header on line {t['header_row']}" for t in tables) or "no table with a spend header"
+        where = ", ".join(_where_header(t) for t in tables) or "no table with a spend header"
     encoding = f", encoding {data['encoding']}" if data["encoding"] else ""
     return [f"  format {data['format']}{encoding}; {where}"]
+
+
+def _where_header(table: dict) -> str:
+    sheet = f"{table['sheet']!r} " if table["sheet"] else ""
+    if table["header_row"] is None:
+        return f"{sheet}no header row: columns inferred from what they hold"
+    return f"{sheet}header on {'row' if table['sheet'] else 'line'} {table['header_row']}"
 
 
 def _columns(data: dict) -> list[str]:
     lines = ["  columns:"]
     for column in data["columns"]:
-        target = column["field"] or f"kept in extra ({column['how']})"
+        target = (f"{column['field']} ({column['how']})" if column["field"]
+                  else f"kept in extra ({column['how']})")
         note = f"  [{column['note']}]" if column["note"] else ""
         lines.append(f"    {column['header']!r:40} {ARROW} {target}{note}")
     missing = data["missing_mandatory_fields"]
@@ -62,16 +69,29 @@ def _rows(data: dict) -> list[str]:
         lines.append(f"  redacted payees: {data['redacted_rows']} ({reasons})")
     if data.get("personal_rows"):
         reasons = ", ".join(f"{n} {r}" for r, n in data["personal"].items())
-        where = ", ".join(_where(e) for e in data["personal_examples"])
-        lines.append(f"  PRIVATE INDIVIDUALS named: {data['personal_rows']} rows ({reasons}); "
-                     f"first at {where}. Withhold these names before publishing "
-                     "(docs/reliability.md#privacy).")
+        lines.append(f"  PRIVATE INDIVIDUALS named: {data['personal_rows']} rows ({reasons}), "
+                     f"at {_places(data['personal_examples'])}. Withhold these names before "
+                     "publishing (docs/reliability.md#privacy).")
     return lines
 
 
-def _where(example: dict) -> str:
-    sheet = f"sheet {example['sheet']} " if example.get("sheet") else ""
-    return f"{sheet}row {example['row']}"
+def _places(examples: list[dict]) -> str:
+    """Every row, sheet by sheet, runs of rows joined: 'rows 4-9, 12; sheet Q2 rows 3, 5'."""
+    by_sheet: dict[str | None, list[int]] = {}
+    for example in examples:
+        by_sheet.setdefault(example.get("sheet"), []).append(example["row"])
+    return "; ".join(f"{f'sheet {sheet} ' if sheet else ''}rows {_runs(sorted(rows))}"
+                     for sheet, rows in by_sheet.items())
+
+
+def _runs(rows: list[int]) -> str:
+    runs: list[list[int]] = []
+    for row in rows:
+        if runs and row == runs[-1][-1] + 1:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def _problems(data: dict) -> list[str]:
@@ -80,6 +100,13 @@ def _problems(data: dict) -> list[str]:
         lines.append(f"  error: {error['field']} {error['type']} in {error['count']} rows; "
                      f"expected {error['expected']}")
         for example in error["examples"]:
+            place = f"{example['sheet']}:" if example["sheet"] else "row "
+            lines.append(f"      {place}{example['row']}  {example['value']!r}")
+    for warning in data["field_warnings"]:
+        lines.append(f"  warning: {warning['field']} {warning['type']} in {warning['count']} "
+                     f"rows; expected {warning['expected']}. Read as empty (the payments are "
+                     "loaded; the text is kept in extra)")
+        for example in warning["examples"]:
             place = f"{example['sheet']}:" if example["sheet"] else "row "
             lines.append(f"      {place}{example['row']}  {example['value']!r}")
     for warning in data["warnings"]:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from schemas.descriptors import mandatory_requirements
-from schemas.money import parse_pence, pence_to_text
+from schemas.descriptors import load_descriptor, mandatory_requirements
+from schemas.money import parse_pence, pence_to_pounds, pence_to_text
+from sources.headers import PAYMENT_FIELDS
 from sources.rows import SKIP_REASONS
 
 if TYPE_CHECKING:
@@ -19,8 +20,13 @@ if TYPE_CHECKING:
 
 MAX_EXAMPLES = 5
 TEXT_FORMATS = ("csv", "zip")
-# Score weights (docs/validate.md explains them): fields present, valid rows, plain formats.
-FIELD_POINTS, ROW_POINTS, FORMAT_POINTS = 40, 40, 20
+# Score weights (docs/validate.md explains them): payments loaded first, then the mandatory
+# fields present, then plain formats.
+PAYMENT_POINTS, FIELD_POINTS, FORMAT_POINTS = 50, 30, 20
+# A table of payments whose amount column reads as money on fewer of its rows than this has the
+# wrong column, or money written in a way nothing can read: the verdict says so first (its rows
+# are quarantined, each with its reason, as any row with an unreadable amount is).
+MIN_AMOUNT_SHARE = 0.5
 WARNINGS = {
     "amount_format": "amounts written with £, commas, brackets or a trailing minus "
                      "(the Code asks for plain numbers such as -1234.50)",
@@ -50,6 +56,8 @@ class FileReport:
     schema: str
     publisher: str | None
     requirements: list[dict]
+    # The schema's required fields: a failure in one of them withholds the payment.
+    mandatory: frozenset[str] = frozenset()
     record: FileRead | None = None
     failure: str | None = None
     date_order: str | None = None
@@ -63,6 +71,10 @@ class FileReport:
     personal_examples: list[dict] = field(default_factory=list)
     warnings: Counter = field(default_factory=Counter)
     errors: dict[tuple[str, str], ErrorGroup] = field(default_factory=dict)
+    # Failures in optional fields: the payments are loaded with the field empty.
+    field_warnings: dict[tuple[str, str], ErrorGroup] = field(default_factory=dict)
+    # Rows whose amount reads as money, and the first rows whose amount does not.
+    amount_read: int = 0
     date_min: pd.Timestamp | None = None
     date_max: pd.Timestamp | None = None
     date_min_text: str | None = None
@@ -71,7 +83,9 @@ class FileReport:
 
     @classmethod
     def start(cls, path: Path, schema: str, publisher: str | None):
-        return cls(str(path), schema, publisher, mandatory_requirements(schema))
+        required = frozenset(f["name"] for f in load_descriptor(schema)["fields"]
+                             if f.get("constraints", {}).get("required"))
+        return cls(str(path), schema, publisher, mandatory_requirements(schema), required)
 
     def fail(self, message: str) -> None:
         self.failure = message
@@ -85,6 +99,7 @@ class FileReport:
         self.rows_valid += len(frame) - quarantined
         if "Amount" in frame:
             money = validator.money("Amount")
+            self.amount_read += int(money.pence.notna().sum())
             self.amount_total_pence += int(money.pence.sum())
             self.amount_valid_pence += int(money.pence[~validation.invalid].sum())
             self.warnings["amount_format"] += int(money.non_standard.sum())
@@ -94,16 +109,18 @@ class FileReport:
         if "BeneficiaryName" in frame:
             self.redactions.update(validator.redactions().value_counts().to_dict())
             self._add_personal(frame, validator.personal())
-        self._add_errors(chunk)
+        before = self.rows_read - len(frame)  # the rows read before this chunk
+        _add_groups(self.errors, chunk.validation.errors, chunk, before)
+        _add_groups(self.field_warnings, chunk.validation.warnings, chunk, before)
 
     def _add_personal(self, frame: pd.DataFrame, reasons: pd.Series) -> None:
-        """Count payees that look like private individuals, and say where (never who)."""
+        """Count payees that look like private individuals, and say where, every one of them
+        (never who)."""
         found = reasons.dropna()
         self.personal.update(found.value_counts().to_dict())
-        for row in found.index[:max(0, MAX_EXAMPLES - len(self.personal_examples))]:
-            self.personal_examples.append({"sheet": frame.at[row, "_sheet"],
-                                           "row": int(frame.at[row, "_row"]),
-                                           "reason": str(found[row])})
+        sheets, rows = frame["_sheet"], frame["_row"]
+        self.personal_examples += [{"sheet": sheets[row], "row": int(rows[row]),
+                                    "reason": str(reason)} for row, reason in found.items()]
 
     def _add_dates(self, parsed) -> None:
         if self.record.format in TEXT_FORMATS:
@@ -118,38 +135,53 @@ class FileReport:
         if self.date_max is None or dates[high] > self.date_max:
             self.date_max, self.date_max_text = dates[high], _date_text(dates[high], parsed, high)
 
-    def _add_errors(self, chunk: CheckedChunk) -> None:
-        errors = chunk.validation.errors
-        if errors.empty:
-            return
-        frame, expected = chunk.frame, chunk.validator.expected
-        before = self.rows_read - len(frame)  # add() has counted this chunk's rows
-        for (check, name), group in errors.groupby(["check", "field"], sort=False):
-            key = (check, name)
-            # The first rows of the file, whatever order the checks reported them in and
-            # however the file was cut into chunks.
-            first = group.sort_values("index", kind="stable")
-            if key not in self.errors:
-                self.errors[key] = ErrorGroup(
-                    check, name, expected.get((name, check), check),
-                    first=before + frame.index.get_loc(int(first["index"].iloc[0])))
-            entry = self.errors[key]
-            entry.count += len(group)
-            for _, error in first.head(MAX_EXAMPLES - len(entry.examples)).iterrows():
-                row = int(error["index"])
-                value = error["value"]
-                entry.examples.append({
-                    "sheet": frame.at[row, "_sheet"],
-                    "row": int(frame.at[row, "_row"]),
-                    "field": name,
-                    "value": None if pd.isna(value) else str(value),
-                })
-
     def finish(self) -> None:
         if self.record is None:
             return
         self.warnings["repaired_rows"] += self.record.repaired_rows
         self.totals_notes = self._totals_notes()
+        self.failure = self.failure or self._loss()
+
+    def _loss(self) -> str | None:
+        """Why the file's payments cannot be read, when no reader error said so: no table of
+        them, a table without a column every payment needs, or an amount column that does not
+        read as money. None when the payments were read."""
+        record = self.record
+        tables = [t for t in record.tables if t.mapping is not None]
+        name = Path(self.file).name
+        if not tables:
+            reasons = "; ".join(dict.fromkeys(t.reason for t in record.tables if t.reason))
+            return f"{name}: no table of payments found: {reasons or 'the file holds no rows'}"
+        for table in tables:
+            if table.kind != "transactions":
+                continue
+            for wanted in self.payment_fields:
+                if wanted not in table.mapping.fields:
+                    where = f"sheet {table.sheet!r}: " if table.sheet else ""
+                    return (f"{name}: {where}no {_FIELD_WORDS.get(wanted, wanted)} column "
+                            f"({wanted}); looked at: {table.mapping.looked_for(wanted)}")
+        return None
+
+    def _unread_amounts(self) -> str:
+        """Where most amounts did not read as money: the column, the first such row, and the
+        other columns that were considered for the amount."""
+        table = next(t for t in self.record.tables if t.mapping and "Amount" in t.mapping.fields)
+        column = table.mapping.columns[table.mapping.fields["Amount"]]
+        groups = [g for g in self.errors.values() if g.field == "Amount" and g.examples]
+        group = min(groups, key=lambda g: g.first, default=None)
+        first = ""
+        if group:
+            example = group.examples[0]
+            first = f" (first at row {example['row']}: {example['value']!r})"
+        considered = table.mapping.considered.get("Amount")
+        others = f"; also considered: {'; '.join(considered)}" if considered else ""
+        return (f"the amount column {column.name!r} ({column.how}) reads as money on only "
+                f"{self.amount_read:,} of {self.rows_read:,} rows{first}{others}")
+
+    @property
+    def payment_fields(self) -> list[str]:
+        """The fields every payment of this schema needs a column for."""
+        return [name for name in PAYMENT_FIELDS if name in self.mandatory]
 
     def _totals_notes(self) -> list[str]:
         notes = []
@@ -185,15 +217,13 @@ class FileReport:
         self.redactions.update(later.redactions)
         self.personal.update(later.personal)
         self.warnings.update(later.warnings)
-        self.personal_examples += later.personal_examples[
-            :max(0, MAX_EXAMPLES - len(self.personal_examples))]
-        for key, group in later.errors.items():
-            if key not in self.errors:
-                self.errors[key] = ErrorGroup(group.check, group.field, group.expected,
-                                              first=before + group.first)
-            entry = self.errors[key]
-            entry.count += group.count
-            entry.examples += group.examples[:max(0, MAX_EXAMPLES - len(entry.examples))]
+        self.personal_examples += later.personal_examples
+        self.amount_read += later.amount_read
+        _merge_groups(self.errors, later.errors, before)
+        _merge_groups(self.field_warnings, later.field_warnings, before)
+        # A header part-way down that only the later part read.
+        known = {(t.sheet, t.header_row) for t in record.tables}
+        record.tables += [t for t in rest.tables if (t.sheet, t.header_row) not in known]
         if later.date_min is not None and (self.date_min is None
                                            or later.date_min < self.date_min):
             self.date_min, self.date_min_text = later.date_min, later.date_min_text
@@ -201,6 +231,7 @@ class FileReport:
                                            or later.date_max > self.date_max):
             self.date_max, self.date_max_text = later.date_max, later.date_max_text
         self.totals_notes = self._totals_notes()
+        self.failure = self.failure or self._loss()
 
     @property
     def kind(self) -> str:
@@ -230,14 +261,17 @@ class FileReport:
 
     @property
     def score_parts(self) -> dict[str, float]:
+        """Payments loaded first (a payment withheld is money lost to readers), then the
+        mandatory fields, then plain formats."""
         met = len(self.requirements) - len(self.missing_mandatory_fields)
         fields = FIELD_POINTS * met / len(self.requirements) if self.requirements else 0
-        if self.kind == "not_spend" or not self.rows_read:
-            return {"fields": round(fields, 1), "rows": 0.0, "formats": 0.0}
-        rows = ROW_POINTS * self.rows_valid / self.rows_read
+        if self.kind != "transactions" or not self.rows_read:
+            return {"payments": 0.0, "fields": round(fields, 1), "formats": 0.0}
+        payments = PAYMENT_POINTS * self.rows_valid / self.rows_read
         plain = max(self.warnings["amount_format"], self.warnings["date_format"])
         formats = FORMAT_POINTS * (1 - min(plain, self.rows_read) / self.rows_read)
-        return {"fields": round(fields, 1), "rows": round(rows, 1), "formats": round(formats, 1)}
+        return {"payments": round(payments, 1), "fields": round(fields, 1),
+                "formats": round(formats, 1)}
 
     @property
     def score(self) -> int:
@@ -245,8 +279,35 @@ class FileReport:
 
     @property
     def passed(self) -> bool:
-        return (self.kind != "not_spend" and not self.failure and not self.rows_quarantined
+        return (self.kind == "transactions" and not self.failure and not self.rows_quarantined
                 and not self.missing_mandatory_fields)
+
+    @property
+    def verdict(self) -> str:
+        """One line: whether the file passed and, first, the reason it did not."""
+        if self.failure:
+            return f"FAIL: {self.failure}"
+        if self.kind == "supplier_totals":
+            tables = [t for t in self.record.tables if t.kind == "supplier_totals"]
+            looked = tables[0].mapping.looked_for("PaymentDate") if tables else ""
+            return ("FAIL: read as totals per supplier, not payments, so nothing is loaded: no "
+                    f"payment date column (looked at: {looked})")
+        if self.rows_read and self.amount_read < MIN_AMOUNT_SHARE * self.rows_read:
+            return f"FAIL: {self._unread_amounts()}"
+        if self.rows_quarantined:
+            worst = max(self.errors.values(), key=lambda e: e.count, default=None)
+            why = f"; most often {worst.field} {worst.check} ({worst.count:,} rows)" if worst \
+                else ""
+            withheld = self.amount_total_pence - self.amount_valid_pence
+            return (f"FAIL: {self.rows_quarantined:,} of {self.rows_read:,} payments withheld "
+                    f"({pence_to_pounds(withheld)}){why}")
+        if self.missing_mandatory_fields:
+            return ("FAIL: no column for the Code's mandatory "
+                    f"{', '.join(self.missing_mandatory_fields)}")
+        warned = sum(group.count for group in self.field_warnings.values())
+        also = f"; {warned:,} optional values unreadable, read as empty" if warned else ""
+        return (f"PASS: {self.rows_valid:,} payments, "
+                f"{pence_to_pounds(self.amount_valid_pence)}{also}")
 
     def to_json(self) -> dict:
         """The documented JSON object (docs/validate.md lists every key)."""
@@ -258,6 +319,7 @@ class FileReport:
             "schema": self.schema,
             "sha256": record.sha256 if record else None,
             "kind": self.kind,
+            "verdict": self.verdict,
             "format": record.format if record else None,
             "encoding": record.encoding if record else None,
             "sheets": record.sheets if record else [],
@@ -285,6 +347,8 @@ class FileReport:
             # order of the schema's fields and checks (stable sort).
             "errors": [_error_json(e) for e in sorted(self.errors.values(),
                                                       key=lambda e: e.first)],
+            "field_warnings": [_error_json(e) for e in sorted(self.field_warnings.values(),
+                                                              key=lambda e: e.first)],
             "warnings": [{"type": k, "count": n, "message": WARNINGS[k]}
                          for k, n in self.warnings.items() if n],
             "totals_rows": [{"sheet": t.sheet, "row": t.row, "amount": t.amount}
@@ -295,6 +359,51 @@ class FileReport:
             "score_parts": self.score_parts,
             "passed": self.passed,
         }
+
+
+_FIELD_WORDS = {"Amount": "amount", "PaymentDate": "payment date",
+                "BeneficiaryName": "payee (supplier)"}
+
+
+def _add_groups(groups: dict[tuple[str, str], ErrorGroup], failures: pd.DataFrame,
+                chunk: CheckedChunk, before: int) -> None:
+    """Count a chunk's failing cells by check and field, keeping the first few as examples.
+
+    `before` is the number of rows read before the chunk: a group is placed by the first row
+    found with it, whatever chunks the file was read in.
+    """
+    if failures.empty:
+        return
+    frame, expected = chunk.frame, chunk.validator.expected
+    for (check, name), group in failures.groupby(["check", "field"], sort=False):
+        first = group.sort_values("index", kind="stable")
+        key = (check, name)
+        if key not in groups:
+            groups[key] = ErrorGroup(
+                check, name, expected.get((name, check), check),
+                first=before + frame.index.get_loc(int(first["index"].iloc[0])))
+        entry = groups[key]
+        entry.count += len(group)
+        for _, failure in first.head(MAX_EXAMPLES - len(entry.examples)).iterrows():
+            row = int(failure["index"])
+            value = failure["value"]
+            entry.examples.append({
+                "sheet": frame.at[row, "_sheet"],
+                "row": int(frame.at[row, "_row"]),
+                "field": name,
+                "value": None if pd.isna(value) else str(value),
+            })
+
+
+def _merge_groups(groups: dict[tuple[str, str], ErrorGroup],
+                  later: dict[tuple[str, str], ErrorGroup], before: int) -> None:
+    for key, group in later.items():
+        if key not in groups:
+            groups[key] = ErrorGroup(group.check, group.field, group.expected,
+                                     first=before + group.first)
+        entry = groups[key]
+        entry.count += group.count
+        entry.examples += group.examples[:max(0, MAX_EXAMPLES - len(entry.examples))]
 
 
 def _by_count(counts: Counter) -> dict:

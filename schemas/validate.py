@@ -15,7 +15,7 @@ from schemas.dates import detect_order, proves_day_first
 from schemas.descriptors import load_descriptor
 from schemas.report import FileReport
 from sources.quirks import Quirks
-from sources.read import CHUNK_ROWS, ROW, SHEET, TableRead, read_file
+from sources.read import CHUNK_ROWS, EXTRA_PREFIX, ROW, SHEET, TableRead, read_file
 from sources.registry import publisher_quirks
 from sources.tables import UnreadableFile
 
@@ -105,12 +105,28 @@ def _checked(report, record, chunks, descriptor, date_order) -> Iterator[Checked
             if validator is None:
                 order = date_order or _order(table, frame)
                 validator = validators[id(table)] = RowValidator(descriptor, order)
-            checked = CheckedChunk(table, frame, validator, validator.validate(frame))
+            validation = validator.validate(frame)
+            if not validation.warnings.empty:
+                _set_aside(frame, table, validation.warnings)
+            checked = CheckedChunk(table, frame, validator, validation)
             report.add(checked)
             yield checked
     except UnreadableFile as failure:
         report.fail(str(failure))
     report.finish()
+
+
+def _set_aside(frame: pd.DataFrame, table: TableRead, warnings: pd.DataFrame) -> None:
+    """Empty the optional fields' cells that failed their checks, and keep their text in the
+    row's extra under the column's published name: a placeholder such as 'N/A' in an optional
+    column never withholds a payment, and nothing published is lost."""
+    names = {table.mapping.columns[index].name: name
+             for name, index in table.mapping.fields.items()}
+    for name, rows in warnings.groupby("field")["index"]:
+        header = next(h for h, f in names.items() if f == name)
+        failed = frame.index.isin(rows.astype("int64").unique())
+        frame[EXTRA_PREFIX + header] = frame[name].where(failed)
+        frame[name] = frame[name].where(~failed)
 
 
 def _order(table: TableRead, frame: pd.DataFrame) -> str:

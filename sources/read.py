@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,8 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from sources.headers import Crosswalk, HeaderMapping, find_header, load_crosswalk, map_header
+from sources.content import cell_kind, profile_columns
+from sources.headerless import infer_columns
+from sources.headers import (
+    HEADER_SEARCH_ROWS,
+    Crosswalk,
+    HeaderMapping,
+    find_header,
+    header_score,
+    is_header_below,
+    load_crosswalk,
+    map_header,
+)
 from sources.quirks import Quirks
 from sources.rows import BLANK_CHARS, Cells, classify_matrix, repair_fused
 from sources.tables import RawTable, Row, read_tables
@@ -36,6 +49,12 @@ SURPLUS_CELLS = 100
 # hold a spreadsheet error (#REF!), and finding that out here, while the cells are fresh, is a
 # fraction of the cost of testing every column's cells again during validation.
 HASH_COLUMNS = "moneytrail:hash_columns"
+# Rows read on past the opening rows for a header row that is not near the top (below a long
+# glossary, or the last line of the file), held until it is found.
+LOOKAHEAD_ROWS = 100_000
+# Rows above a header that read as payments (an amount, and a date where the header names
+# one) make it a header written below its payments, when there are at least this many.
+MIN_PAYMENTS_ABOVE = 3
 
 
 @dataclass
@@ -48,6 +67,8 @@ class TableRead:
     # The distinct payment date texts of the table's first DATE_SAMPLE_ROWS rows, or of its
     # first rows up to those that decided the date order (read_file's date_settled).
     date_sample: list[str] = field(default_factory=list)
+    # Why a table was not read as spending, for the publisher (mapping None).
+    reason: str = ""
 
     @property
     def kind(self) -> str:
@@ -89,7 +110,10 @@ class FileRead:
 
     @property
     def sheets(self) -> list[str]:
-        return [t.sheet for t in self.tables if t.mapping is not None and t.sheet is not None]
+        """The sheets read, once each (a sheet whose header changes part-way down has a table
+        for each header)."""
+        found = [t.sheet for t in self.tables if t.mapping is not None and t.sheet is not None]
+        return list(dict.fromkeys(found))
 
 
 def file_sha256(path: Path) -> str:
@@ -144,51 +168,188 @@ def _chunks(record, tables, stream, quirks, chunk_rows, date_settled, records=No
         stream.close()
 
 
+@dataclass
+class _Layout:
+    """How a table's rows are laid out: its header (a row of the file, or inferred), its
+    mapping, and the rows read so far, sorted into those above the payments and the first of
+    them."""
+
+    header_number: int | None = None
+    header: list[str] = field(default_factory=list)
+    mapping: HeaderMapping | None = None
+    above: list[Row] = field(default_factory=list)  # preamble and blank rows
+    body: list[Row] = field(default_factory=list)   # payment rows read already
+    # Rows read before the body that are neither preamble nor in the body (header lines).
+    headers_read: int = 0
+    # The header is in the opening rows, with no payments above it: a part of the table read
+    # by another process (read_file's `records`) counts the same records.
+    plain: bool = False
+    reason: str = ""
+
+
+def _layout(opening: list[Row], rows: Iterator[Row], crosswalk: Crosswalk,
+            quirks: Quirks, record: FileRead) -> _Layout:
+    """Find a table's header: in its opening rows, further on (below a long glossary, or as
+    the last line of the file), or, where there is none, its columns from what they hold."""
+    overrides = quirks.header_overrides
+    read = opening
+    index = find_header([cells for _, cells in opening], crosswalk, overrides)
+    if index is None and len(opening) >= HEADER_SEARCH_ROWS:
+        read = opening + _read_to_header(rows, crosswalk, overrides)
+        if len(read) > len(opening) and header_score(read[-1][1], crosswalk, overrides):
+            index = len(read) - 1
+    if index is not None:
+        return _headed(read, index, crosswalk, quirks, plain=len(read) == len(opening),
+                       record=record)
+    inferred = infer_columns([cells for _, cells in read], quirks.columns)
+    if inferred is None:
+        return _Layout(above=read, reason=_no_table_reason(read, crosswalk, overrides))
+    width = len(inferred.mapping.columns)
+    return _Layout(None, [""] * width, inferred.mapping, read[:inferred.start],
+                   read[inferred.start:])
+
+
+def _read_to_header(rows: Iterator[Row], crosswalk: Crosswalk, overrides) -> list[Row]:
+    """Rows read on, up to LOOKAHEAD_ROWS, until one is a header row (the last returned)."""
+    read: list[Row] = []
+    for row in itertools.islice(rows, LOOKAHEAD_ROWS):
+        read.append(row)
+        if _may_be_header(row[1]) and header_score(row[1], crosswalk, overrides):
+            break
+    return read
+
+
+def _may_be_header(cells: list[str]) -> bool:
+    """A quick test, before the real one: two or more filled cells, few with a digit."""
+    filled = digits = 0
+    for cell in cells:
+        if cell.strip():
+            filled += 1
+            digits += _DIGIT.search(cell) is not None
+    return filled >= 2 and digits * 4 <= filled
+
+
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _headed(read: list[Row], index: int, crosswalk: Crosswalk, quirks: Quirks, plain: bool,
+            record: FileRead) -> _Layout:
+    overrides = quirks.header_overrides
+    header_number, header = read[index]
+    above, after = read[:index], read[index + 1:]
+    headers_read = 1
+    if after and _second_header(after[0][1], header, crosswalk, overrides):
+        # A second header line under the first (a system's own column names under the
+        # published ones): not a payment; it names the columns the first leaves blank.
+        second = after[0][1]
+        header = [h if h.strip() else (second[i] if i < len(second) else "")
+                  for i, h in enumerate(header)] + list(second[len(header):])
+        record.skipped["second_header"] += 1
+        after, headers_read = after[1:], 2
+    guess = map_header(header, crosswalk, overrides)
+    payments_above = [i for i, (_, cells) in enumerate(above) if _payment_like(cells, guess)]
+    body = after
+    if len(payments_above) >= MIN_PAYMENTS_ABOVE:
+        # The header is below its payments (some exports write it last): they are read with it,
+        # from the first of them, or the rows of data just before it whose amount did not read
+        # (a #REF!), but not the title and blank lines above them.
+        first = payments_above[0]
+        while first and _filled(above[first - 1][1]) >= min(3, _filled(header)):
+            first -= 1
+        above, body, plain = above[:first], above[first:] + after, False
+    profiles = profile_columns([cells for _, cells in body], len(header))
+    mapping = map_header(header, crosswalk, overrides, profiles)
+    return _Layout(header_number, header, mapping, above, body, headers_read, plain)
+
+
+def _filled(cells: list[str]) -> int:
+    return sum(1 for cell in cells if cell.strip())
+
+
+def _second_header(cells: list[str], header: list[str], crosswalk: Crosswalk,
+                   overrides) -> bool:
+    """A header line under the header that is not a copy of it (a copy is skipped as a
+    repeated header, like any other)."""
+    if [c.strip() for c in cells] == [h.strip() for h in header]:
+        return False
+    return is_header_below(cells, header, crosswalk, overrides)
+
+
+def _payment_like(cells: list[str], mapping: HeaderMapping) -> bool:
+    """A row whose amount is money and whose date, where the header names one, is a date."""
+    amount_at = mapping.fields.get("Amount")
+    if amount_at is None or amount_at >= len(cells) or not cells[amount_at].strip():
+        return False
+    if not cell_kind(cells[amount_at].strip()).money:
+        return False
+    date_at = mapping.fields.get("PaymentDate")
+    if date_at is None:
+        return True
+    return date_at < len(cells) and cell_kind(cells[date_at].strip()).date
+
+
+def _no_table_reason(read: list[Row], crosswalk: Crosswalk, overrides) -> str:
+    """Why a table was not read, for the publisher: what was looked for and the nearest miss."""
+    looked = (f"no header row naming an amount and a payee or a date in its first "
+              f"{len(read):,} rows, and no block of lines holding dates and amounts")
+    best, named = None, []
+    for number, cells in read[:HEADER_SEARCH_ROWS]:
+        fields = sorted(map_header(cells, crosswalk, overrides).fields)
+        if _may_be_header(cells) and len(fields) > len(named):
+            best, named = number, fields
+    if best is None:
+        return looked
+    return f"{looked} (nearest: row {best}, whose headings name only {', '.join(named)})"
+
+
 def _table_chunks(
     record: FileRead, raw: RawTable, crosswalk: Crosswalk, quirks: Quirks, chunk_rows: int,
     date_settled: Callable[[set[str]], bool] | None = None,
     records: tuple[int, int | None] | None = None,
 ) -> Iterator[tuple[TableRead, pd.DataFrame]]:
     start, stop = records or (0, None)
-    opening = list(itertools.islice(raw.rows, 200))
-    index = find_header([cells for _, cells in opening], crosswalk, quirks.header_overrides)
-    if index is None:
-        record.tables.append(TableRead(raw.sheet, None, None))
+    opening = list(itertools.islice(raw.rows, HEADER_SEARCH_ROWS))
+    layout = _layout(opening, raw.rows, crosswalk, quirks, record)
+    del opening  # its rows are the layout's now, let go of as they are framed
+    if layout.mapping is None:
+        record.tables.append(TableRead(raw.sheet, None, None, reason=layout.reason))
         return
-    header_number, header = opening[index]
-    mapping = map_header(header, crosswalk, quirks.header_overrides)
-    table = TableRead(raw.sheet, header_number, mapping)
+    if start and not layout.plain:
+        raise ValueError(f"{record.path.name}: a table laid out so cannot be read in parts")
+    table = TableRead(raw.sheet, layout.header_number, layout.mapping)
     record.tables.append(table)
-    for _, cells in opening[:index] if not start else ():
+    for _, cells in layout.above if not start else ():
         record.skipped["preamble" if any(c.strip() for c in cells) else "blank"] += 1
-    leftover = iter(opening[index + 1 :])
+    if start:
+        record.skipped.pop("second_header", None)  # the part from 0 counts the header lines
+    state = _Current(table, layout.header, _named_width(layout.header))
+    before = len(layout.above) + layout.headers_read  # records above the payments
+    leftover = _consumed(layout.body)  # each row let go of once taken
     read = leftover  # the rows read already, then the rest
-    date_at = mapping.fields.get("PaymentDate")
+    date_at = layout.mapping.fields.get("PaymentDate")
     step = max(1, chunk_rows // STEP_SHARE)
     if date_at is not None:
         ahead, texts = _date_sample(itertools.chain(leftover, raw.rows), date_at, date_settled,
                                     step)
         table.date_sample = sorted(texts)
         read = itertools.chain(_consumed(ahead), leftover)
-    width = _named_width(header)
     # A later part's first chunk is as big as the part before it, which another process is
     # preparing meanwhile: its rows are ready about when that part's are inserted.
     size = min(chunk_rows, start) if start else chunk_rows
-    taken = index + 1  # records handed over so far, the header's among them
-    skipped = 0
-    while skipped < start:  # the rows of the part before this one, read past
-        passed = len(_block(read, raw.rows, min(start - skipped, chunk_rows))[1])
+    handed = 0  # payment records handed over (or read past) so far
+    while handed < start:  # the rows of the part before this one, read past
+        numbers, passed = _block(read, raw.rows, min(start - handed, chunk_rows))
         if not passed:
             break
-        skipped += passed
-    taken += skipped
+        handed += len(passed)
+        _adopt_headers(record, state, numbers, passed, crosswalk, quirks)
     tapered = stop is not None  # a part that ends early is not cut at its end
     while True:
         if stop is not None:
-            size = min(chunk_rows, stop + index + 1 - taken)
+            size = min(chunk_rows, stop - handed)
             if size <= 0:
                 break
-        if not tapered and (rest := _records_left(raw.rows, taken)) is not None \
+        if not tapered and (rest := _records_left(raw.rows, before + handed)) is not None \
                 and rest < 1.5 * size and rest >= 3 * step:
             # The last rows of a file are cut in two, a third left for the last chunk, so
             # that a process inserting them has a small chunk, not a whole one, left to do
@@ -197,15 +358,136 @@ def _table_chunks(
         numbers, rows = _block(read, raw.rows, size)
         if not rows:
             break
-        taken += len(rows)
-        frame = _mapped_frame(record, table, header, numbers, rows, width)
+        handed += len(rows)
+        yield from _framed(record, state, numbers, rows, crosswalk, quirks)
         # The rows' lists are garbage once framed: drop them before the caller collects its
         # young generations (warehouse.preparing.collect_chunk), which would walk every cell.
         del rows
-        if len(frame):
-            yield table, frame
         if not tapered:
             size = chunk_rows
+
+
+@dataclass
+class _Current:
+    """The table whose header governs the rows being read, which a header row part-way down
+    replaces."""
+
+    table: TableRead
+    header: list[str]
+    width: int
+
+
+def _framed(record: FileRead, state: _Current, numbers: np.ndarray, rows: list[list[str]],
+            crosswalk: Crosswalk, quirks: Quirks) -> Iterator[tuple[TableRead, pd.DataFrame]]:
+    """A block's rows as mapped chunks: one, or, where a header row part-way down changes the
+    columns, one per header, each read with its own."""
+    while rows:
+        cells = _cells(record, state, rows)
+        at = _next_header(cells, state, crosswalk, quirks)
+        if at is None:
+            frame = _mapped_frame(record, state.table, state.header, numbers, cells)
+            if len(frame):
+                yield state.table, frame
+            return
+        if at:
+            frame = _mapped_frame(record, state.table, state.header, numbers[:at],
+                                  _cells(record, state, rows[:at]))
+            if len(frame):
+                yield state.table, frame
+        _switch(record, state, int(numbers[at]), rows[at], rows[at + 1:], crosswalk, quirks)
+        numbers, rows = numbers[at + 1:], rows[at + 1:]
+
+
+def _cells(record: FileRead, state: _Current, rows: list[list[str]]) -> Cells:
+    limit = len(state.header) + SURPLUS_CELLS
+    for at in [i for i, cells in enumerate(rows) if not state.width <= len(cells) <= limit]:
+        cells, repaired = repair_fused(rows[at], state.width)
+        record.repaired_rows += repaired
+        rows[at] = _fold_surplus(cells, limit)
+    return Cells(rows, max(len(state.header), max(map(len, rows))))
+
+
+def _next_header(cells: Cells, state: _Current, crosswalk: Crosswalk, quirks: Quirks
+                 ) -> int | None:
+    """The position of the first row that is a header other than an exact copy of the current
+    one (which classify_matrix skips), or None.
+
+    Only rows whose amount or date cell holds a heading's text (no digit, but for a column
+    number) are tested, a handful in a file: the rest are tested as a vectorised scan.
+    """
+    fields = state.table.mapping.fields
+    positions = [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
+    candidates = np.zeros(cells.rows, dtype=bool)
+    for index in positions:
+        if index < cells.width:
+            column = cells.column(index)
+            headingish = pc.fill_null(pc.match_substring_regex(column, _HEADINGISH), False)
+            candidates |= headingish.to_numpy(zero_copy_only=False)
+    wanted = [h.strip() for h in state.header]
+    for row in np.flatnonzero(candidates):
+        cells_of_row = cells.row(row)
+        if cells_of_row[:len(wanted)] == wanted:
+            continue
+        if _header_below(cells_of_row, state.header, crosswalk, quirks):
+            return int(row)
+    return None
+
+
+def _header_below(cells: list[str], header: list[str], crosswalk: Crosswalk,
+                  quirks: Quirks) -> bool:
+    """A header row part-way down: of a table with a header, one like it (is_header_below);
+    of a table whose columns were inferred, any row that reads as a header."""
+    if any(h.strip() for h in header):
+        return is_header_below(cells, header, crosswalk, quirks.header_overrides)
+    return header_score(cells, crosswalk, quirks.header_overrides) > 0
+
+
+# A heading's text in a cell: no digit, but perhaps a column number in front ("8 Amount").
+_HEADINGISH = r"^(?:[0-9]{1,2}\s+)?[^0-9]+$"
+
+
+def _switch(record: FileRead, state: _Current, number: int, header: list[str],
+            below: list[list[str]], crosswalk: Crosswalk, quirks: Quirks,
+            count: bool = True) -> None:
+    """Read the rows after a header row part-way down with that header: a copy of the current
+    one's fields is skipped as a repeated header; a new layout starts a new table. `count`
+    is False for a header among rows another process reads, which counts it."""
+    header = [cell.strip() for cell in header]
+    profiles = profile_columns(below, len(header))
+    mapping = map_header(header, crosswalk, quirks.header_overrides, profiles)
+    same = mapping.fields == state.table.mapping.fields
+    if count:
+        record.skipped["repeated_header" if same else "changed_header"] += 1
+    if same:
+        return
+    table = TableRead(state.table.sheet, number, mapping)
+    date_at = mapping.fields.get("PaymentDate")
+    if date_at is not None:
+        table.date_sample = sorted({cells[date_at].strip(BLANK_CHARS) for cells in below
+                                    if len(cells) > date_at} - {""})
+    record.tables.append(table)
+    state.table, state.header, state.width = table, header, _named_width(header)
+
+
+def _adopt_headers(record: FileRead, state: _Current, numbers: np.ndarray,
+                   rows: list[list[str]], crosswalk: Crosswalk, quirks: Quirks) -> None:
+    """Follow the header rows among rows read past (the part of the table another process
+    reads), so that the rows after them are read with the header that governs them."""
+    fields = state.table.mapping.fields
+    positions = [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
+    for at, cells in enumerate(rows):
+        if not any(i < len(cells) and _HEADING.match(cells[i].strip()) for i in positions):
+            continue
+        if [c.strip() for c in cells[:len(state.header)]] == [h.strip() for h in state.header]:
+            continue
+        if _header_below(cells, state.header, crosswalk, quirks):
+            _switch(record, state, int(numbers[at]), cells, rows[at + 1:], crosswalk, quirks,
+                    count=False)
+            fields = state.table.mapping.fields
+            positions = [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
+
+
+_HEADING = re.compile(_HEADINGISH)
 
 
 def _records_left(rows: Iterator[Row], taken: int) -> float | None:
@@ -277,15 +559,8 @@ def _fold_surplus(cells: list[str], limit: int) -> list[str]:
 
 
 def _mapped_frame(
-    record: FileRead, table: TableRead, header: list[str], numbers: np.ndarray,
-    rows: list[list[str]], width: int,
+    record: FileRead, table: TableRead, header: list[str], numbers: np.ndarray, cells: Cells,
 ) -> pd.DataFrame:
-    limit = len(header) + SURPLUS_CELLS
-    for at in [i for i, cells in enumerate(rows) if not width <= len(cells) <= limit]:
-        cells, repaired = repair_fused(rows[at], width)
-        record.repaired_rows += repaired
-        rows[at] = _fold_surplus(cells, limit)
-    cells = Cells(rows, max(len(header), max(map(len, rows))))
     mapping = table.mapping
     reason = classify_matrix(cells, header, mapping.fields)
     record.skipped.update(Counter(reason[reason != ""].tolist()))

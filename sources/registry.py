@@ -134,9 +134,20 @@ def _publisher(entry: dict, path: Path) -> Publisher:
         website=entry.get("website"),
         commissioners=tuple(entry.get("commissioners") or ()),
         feeds=tuple(_feed(f, where) for f in entry.get("feeds") or ()),
-        quirks=Quirks(dict(quirks.get("header_overrides") or {}), order),
+        quirks=Quirks(dict(quirks.get("header_overrides") or {}), order,
+                      _columns(quirks.get("columns"), where)),
         also_known_as=tuple(str(name) for name in entry.get("also_known_as") or ()),
     )
+
+
+def _columns(columns: object, where: str) -> dict[int, str]:
+    """A headerless file's column names: {number from 1: spend field}."""
+    if not columns:
+        return {}
+    if not isinstance(columns, dict) or not all(
+            isinstance(k, int) and k >= 1 and isinstance(v, str) for k, v in columns.items()):
+        raise RegistryError(f"{where}: quirks.columns maps column numbers (from 1) to fields")
+    return dict(columns)
 
 
 def _feed(entry: dict, where: str) -> Feed:

@@ -25,6 +25,8 @@ SKIP_REASONS = {
     "preamble": "title or notes above the header",
     "blank": "every cell empty",
     "repeated_header": "a copy of the header row",
+    "second_header": "a second header line under the first (a system's own column names)",
+    "changed_header": "a header row part-way down, from which the columns are read anew",
     "totals": "a totals row restating the sum of other rows",
     "not_data": "no amount, date or payee (a footnote or placeholder)",
 }

@@ -32,9 +32,11 @@ def test_each_failing_cell_is_reported_with_field_check_and_value():
         (1, "PaymentDate", "type", "31/13/2023"),
         (2, "BeneficiaryName", "spreadsheet_error", "#REF!"),
         (2, "Amount", "type", "abc"),
-        (3, "CompaniesHouseRegistrationNumber", "pattern", "not a number"),
     }
-    assert result.invalid.tolist() == [False, True, True, True]
+    # An optional field's bad value is a warning: the payment is not withheld for it.
+    warnings = {(r.index, r.field, r.check, r.value) for r in result.warnings.itertuples()}
+    assert warnings == {(3, "CompaniesHouseRegistrationNumber", "pattern", "not a number")}
+    assert result.invalid.tolist() == [False, True, True, False]
 
 
 def test_optional_empty_cells_pass_and_absent_columns_are_not_invented():
@@ -50,7 +52,8 @@ def test_each_column_is_parsed_once_per_chunk(monkeypatch):
     real = compiled.parse_pence
     monkeypatch.setattr(compiled, "parse_pence", lambda s: calls.append(s.name) or real(s))
     descriptor = {"fields": [
-        {"name": "Amount", "type": "number", "constraints": {"minimum": -100, "maximum": 100}},
+        {"name": "Amount", "type": "number",
+         "constraints": {"required": True, "minimum": -100, "maximum": 100}},
     ]}
     validator = RowValidator(descriptor)
     result = validator.validate(frame(Amount=["5", "500", "-500"]))
@@ -73,5 +76,10 @@ def test_enum_and_boolean_constraints():
         {"name": "Kind", "type": "string", "constraints": {"enum": ["GPC", "CCC"]}},
     ]}
     result = RowValidator(descriptor).validate(frame(Flag=["Y", "maybe"], Kind=["GPC", "XYZ"]))
-    assert sorted(result.errors["check"]) == ["enum", "type"]
+    # Neither field is required: the failures warn, and withhold no row.
+    assert sorted(result.warnings["check"]) == ["enum", "type"]
+    assert result.errors.empty and result.invalid.tolist() == [False, False]
+    descriptor["fields"][1]["constraints"]["required"] = True
+    result = RowValidator(descriptor).validate(frame(Flag=["Y", "maybe"], Kind=["GPC", "XYZ"]))
+    assert result.errors["check"].tolist() == ["enum"]
     assert result.invalid.tolist() == [False, True]

@@ -249,6 +249,9 @@ def leeds(**changes):
                      id="unknown-commissioner"),
         pytest.param([leeds(quirks={"date_order": "YMD"})], "leeds-city-council",
                      "quirks.date_order must be one of", id="bad-date-order"),
+        pytest.param([leeds(quirks={"columns": {"B": "Amount"}})], "leeds-city-council",
+                     "quirks.columns maps column numbers (from 1) to fields",
+                     id="bad-columns"),
     ],
 )
 def test_loader_errors_name_the_publisher_and_the_problem(tmp_path, publishers, named, problem):
@@ -269,5 +272,6 @@ def test_a_small_valid_registry_loads(tmp_path):
     path.write_text(yaml.safe_dump({"publishers": [LEEDS, provider]}), encoding="utf-8")
     registry = load_registry(path)
     assert [p.id for p in registry] == ["leeds-city-council", "leeds-homes"]
+    assert registry["leeds-homes"].quirks.columns == {}
     assert registry["leeds-homes"].feeds[0].schema == "purchase-card"
     assert registry["leeds-homes"].commissioners == ("leeds-city-council",)

@@ -101,9 +101,11 @@ def test_score_and_missing_fields(messy):
     report = report_file(messy).to_json()
     assert report["missing_mandatory_fields"] == ["purpose", "irrecoverable VAT",
                                                   "merchant category"]
-    assert report["score_parts"] == {"fields": 22.9, "rows": 20.0, "formats": 10.0}
-    assert report["score"] == 53
+    # Payments withheld cost the most: half the rows are quarantined, half the 50 points.
+    assert report["score_parts"] == {"payments": 25.0, "fields": 17.1, "formats": 10.0}
+    assert report["score"] == 52
     assert report["passed"] is False
+    assert report["verdict"].startswith("FAIL: 3 of 6 payments withheld (£17.00)")
 
 
 def test_a_clean_lga_file_passes(write):

@@ -96,7 +96,7 @@ def test_a_rejected_version_does_not_supersede_good_data(loaded, write):
     load_file(loaded, PUB, "http://x/april.csv", write("april.csv", APRIL))
     outcome = load_file(loaded, PUB, "http://x/april.csv",
                         write("notes.csv", "EXAMPLES OF SPEND,\nCar hire,Vehicles\n"))
-    assert outcome.status == "rejected" and "not_spend" in outcome.message
+    assert outcome.status == "rejected" and "no table of payments found" in outcome.message
     with loaded.connect() as conn:
         statuses = conn.execute(sa.select(files.c.status).order_by(files.c.id)).scalars().all()
         count = conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar()
