@@ -29,6 +29,8 @@ TIERS = {"override": 0, "crosswalk": 1, "tokens": 2, "content": 3}
 # this share of its dates written as dates (not bare numbers, which could be anything).
 CONTENT_SHARE = 0.9
 MOSTLY_WRITTEN = 0.5
+# Fields whose column, where it holds dates and the file has no payment date, stands in.
+STAND_IN_DATES = ("AccountingPeriod",)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: header decisions are cached per crosswalk
@@ -226,8 +228,10 @@ def _by_content(mapping: HeaderMapping, profiles: Sequence[ColumnProfile],
                                                  headings.wording(c.header).currency)]
         _take(mapping, "Amount", money, "holds amounts")
     if "PaymentDate" not in mapping.fields:
-        dates = [c for c in free if c.field is None
-                 and _holds_dates(_profile(profiles, c.index))]
+        # A period column that holds dates ('Jun-10', '2012-09') is the payments' month.
+        free += [c for c in mapping.columns if c.field in STAND_IN_DATES]
+        dates = sorted((c for c in free if c.field in (None, *STAND_IN_DATES)
+                        and _holds_dates(_profile(profiles, c.index))), key=lambda c: c.index)
         if len(dates) > 1:  # the first of several date columns: nearly always the payment's
             for other in dates[1:]:
                 other.note = f"a column of dates after {dates[0].name!r}"
@@ -255,8 +259,11 @@ def _take(mapping: HeaderMapping, name: str, found: list[ColumnMapping], holds: 
     if len(found) == 1:
         column = found[0]
         heading = f"its heading {column.header.strip()!r}" if column.header.strip() else "it"
-        column.field, column.how = name, "content"
-        column.note = f"{holds}; {heading} names no field the reader knows"
+        note = f"{holds}; {heading} names no field the reader knows"
+        if column.field:  # a stand-in: the file has no column for the field itself
+            mapping.fields.pop(column.field, None)
+            note = f"{holds}; the file has no {name} column, so this {column.field} stands in"
+        column.field, column.how, column.note = name, "content", note
         mapping.fields[name] = column.index
     elif found:
         names = ", ".join(repr(c.name) for c in found)
@@ -272,8 +279,8 @@ def header_score(cells: Sequence[str], crosswalk: Crosswalk, overrides: Mapping 
         return 0
     mapping = map_header(cells, crosswalk, overrides)
     known = sum(1 for c in mapping.columns if c.how not in ("unknown", "blank"))
-    if known * 2 < sum(1 for c in mapping.columns if c.how != "blank"):
-        return 0  # a header names most of its columns; a row of text that names a few is data
+    if known * 3 < sum(1 for c in mapping.columns if c.how != "blank"):
+        return 0  # a header names many of its columns; a row of text that names a few is data
     named = set(mapping.fields)
     if len(named) >= 3:
         return len(named)

@@ -108,3 +108,13 @@ def test_a_report_never_passes_a_file_whose_money_was_not_read(write):
     text = "Date,Supplier,Amount\n01/04/2024,ACME LTD,#REF!\n"
     data = report_file(write("q.csv", text)).to_json()
     assert not data["passed"] and data["score_parts"]["payments"] == 0
+
+
+def test_a_period_of_dates_stands_in_for_a_missing_payment_date(write):
+    """Once read as totals per supplier (never loaded): a file whose only date is its period."""
+    text = "Period,Supplier,Amount\nJun-10,ACME LTD,1000.00\nJun-10,BETA PLC,250.50\n"
+    data = report_file(write("q.csv", text)).to_json()
+    assert (data["kind"], data["rows_valid"], data["date_min"]) == ("transactions", 2, "2010-06")
+    column = next(c for c in data["columns"] if c["header"] == "Period")
+    assert (column["field"], column["how"]) == ("PaymentDate", "content")
+    assert "AccountingPeriod stands in" in column["note"]
