@@ -128,7 +128,7 @@ def map_header(
             _check_content(column, _profile(profiles, index), crosswalk.headings, mapping)
         mapping.columns.append(column)
     _choose(mapping, profiles)
-    _apply_fallbacks(mapping.columns, mapping.fields, crosswalk)
+    _apply_fallbacks(mapping, crosswalk, profiles)
     if profiles is not None:
         _by_content(mapping, profiles, crosswalk.headings)
     return mapping
@@ -202,19 +202,32 @@ def _choose(mapping: HeaderMapping, profiles: Sequence[ColumnProfile] | None) ->
             mapping.considered.setdefault(name, []).append(f"{loser.name!r} ({loser.note})")
 
 
-def _apply_fallbacks(
-    columns: list[ColumnMapping], fields: dict[str, int], crosswalk: Crosswalk
-) -> None:
+def _apply_fallbacks(mapping: HeaderMapping, crosswalk: Crosswalk,
+                     profiles: Sequence[ColumnProfile] | None) -> None:
+    """A field the file has no column for, or only an empty one, takes the first filled
+    column of its stand-ins (the invoice date for the payment date, the gross amount for the
+    net), and the report says so."""
+    columns, fields = mapping.columns, mapping.fields
+
+    def empty(index: int) -> bool:
+        return profiles is not None and _profile(profiles, index).empty
+
     for target, sources in crosswalk.fallbacks.items():
-        if target in fields:
+        if target in fields and not empty(fields[target]):
             continue
         for source in sources:
-            if source in fields:
+            if source in fields and not empty(fields[source]):
+                lacking = f"the file has no {target} column"
+                if target in fields:  # there is one, empty: it stays in extra
+                    unused = columns[fields.pop(target)]
+                    unused.field, unused.how = None, "duplicate"
+                    unused.note = f"empty in the rows read: {source} stands in for {target}"
+                    lacking = f"the file's {target} column {unused.name!r} is empty"
                 index = fields.pop(source)
                 fields[target] = index
                 column = columns[index]
                 column.field, column.how = target, "fallback"
-                column.note = f"{source} standing in: the file has no {target} column"
+                column.note = f"{source} standing in: {lacking}"
                 break
 
 

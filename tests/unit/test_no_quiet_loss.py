@@ -7,7 +7,8 @@ import pytest
 
 from schemas.validate import check_file, report_file
 
-LGA = "Organisation,Payment Date,Supplier,Expense Type,Service,{amount},VCSE Grant,Irrecoverable VAT\n"
+LGA = ("Organisation,Payment Date,Supplier,Expense Type,Service,{amount},VCSE Grant,"
+       "Irrecoverable VAT\n")
 ROWS = ("Testshire,01/04/2024,ACME LTD,Materials,Highways,1000.00,Not yet available,N/A\n"
         "Testshire,02/04/2024,BETA PLC,Fees,Finance,250.50,Not yet available,0.00\n")
 
@@ -118,3 +119,15 @@ def test_a_period_of_dates_stands_in_for_a_missing_payment_date(write):
     column = next(c for c in data["columns"] if c["header"] == "Period")
     assert (column["field"], column["how"]) == ("PaymentDate", "content")
     assert "AccountingPeriod stands in" in column["note"]
+
+
+def test_a_filled_gross_amount_stands_in_for_an_empty_net_one(write):
+    text = ("Date,Supplier,Net Amount,Gross Amount\n"
+            "01/04/2024,ACME LTD,,1200.00\n02/04/2024,BETA PLC,,300.60\n")
+    data = report_file(write("q.csv", text)).to_json()
+    assert data["amount_total_pence"] == 150060 and data["rows_quarantined"] == 0
+    notes = {c["header"]: (c["field"], c["how"], c["note"]) for c in data["columns"]}
+    assert notes["Gross Amount"] == (
+        "Amount", "fallback",
+        "GrossAmount standing in: the file's Amount column 'Net Amount' is empty")
+    assert notes["Net Amount"][:2] == (None, "duplicate")
