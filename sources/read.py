@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import re
 from collections import Counter
@@ -15,6 +16,8 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from sources.content import cell_kind, profile_columns
+from sources.encodings import detect_encoding
+from sources.formats import sniff_format
 from sources.headerless import infer_columns
 from sources.headers import (
     HEADER_SEARCH_ROWS,
@@ -28,7 +31,7 @@ from sources.headers import (
 )
 from sources.quirks import Quirks
 from sources.rows import BLANK_CHARS, Cells, classify_matrix, repair_fused
-from sources.tables import RawTable, Row, read_tables
+from sources.tables import RawTable, Row, csv_rows, read_tables
 
 CHUNK_ROWS = 50_000
 # The reader's smallest step, as a share of a chunk: the date sample is read this much at a time,
@@ -55,6 +58,8 @@ LOOKAHEAD_ROWS = 100_000
 # Rows above a header that read as payments (an amount, and a date where the header names
 # one) make it a header written below its payments, when there are at least this many.
 MIN_PAYMENTS_ABOVE = 3
+# The bytes of a large CSV read to tell whether two processes can read it in parts.
+HEAD_BYTES = 1 << 20
 
 
 @dataclass
@@ -156,6 +161,27 @@ def read_file(
     record = FileRead(path, sha256 or file_sha256(path), found.format, found.encoding)
     return record, _chunks(record, found.tables, stream, quirks or Quirks(), chunk_rows,
                            date_settled, records)
+
+
+def reads_in_parts(path: Path, quirks: Quirks | None = None) -> bool:
+    """Whether a file can be read in parts by two processes (read_file's `records`): a CSV
+    whose header is among its opening rows with no payments above it, so that both count its
+    records from the same place. A header further down, at the end, or none at all is found
+    by reading from the top, which only one process can do."""
+    with Path(path).open("rb") as stream:
+        if sniff_format(stream) != "csv":
+            return False
+        stream.seek(0)
+        head = stream.read(HEAD_BYTES)  # the opening rows' bytes: enough to find the header
+    encoding = detect_encoding(iter([head]))
+    opening = list(itertools.islice(csv_rows(io.BytesIO(head), encoding), HEADER_SEARCH_ROWS))
+    quirks = quirks or Quirks()
+    crosswalk = load_crosswalk()
+    index = find_header([cells for _, cells in opening], crosswalk, quirks.header_overrides)
+    if index is None:
+        return False
+    record = FileRead(Path(path), "", "csv", encoding)
+    return _headed(opening, index, crosswalk, quirks, True, record).plain
 
 
 def _chunks(record, tables, stream, quirks, chunk_rows, date_settled, records=None):
@@ -415,8 +441,7 @@ def _next_header(cells: Cells, state: _Current, crosswalk: Crosswalk, quirks: Qu
     Only rows whose amount or date cell holds a heading's text (no digit, but for a column
     number) are tested, a handful in a file: the rest are tested as a vectorised scan.
     """
-    fields = state.table.mapping.fields
-    positions = [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
+    positions = _watched(state)
     candidates = np.zeros(cells.rows, dtype=bool)
     for index in positions:
         if index < cells.width:
@@ -431,6 +456,13 @@ def _next_header(cells: Cells, state: _Current, crosswalk: Crosswalk, quirks: Qu
         if _header_below(cells_of_row, state.header, crosswalk, quirks):
             return int(row)
     return None
+
+
+def _watched(state: _Current) -> list[int]:
+    """The columns whose cells tell a header row part-way down: the amount's and the date's,
+    which hold numbers in every payment and a heading's words in a header."""
+    fields = state.table.mapping.fields
+    return [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
 
 
 def _header_below(cells: list[str], header: list[str], crosswalk: Crosswalk,
@@ -473,8 +505,7 @@ def _adopt_headers(record: FileRead, state: _Current, numbers: np.ndarray,
                    rows: list[list[str]], crosswalk: Crosswalk, quirks: Quirks) -> None:
     """Follow the header rows among rows read past (the part of the table another process
     reads), so that the rows after them are read with the header that governs them."""
-    fields = state.table.mapping.fields
-    positions = [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
+    positions = _watched(state)
     for at, cells in enumerate(rows):
         if not any(i < len(cells) and _HEADING.match(cells[i].strip()) for i in positions):
             continue
@@ -483,8 +514,7 @@ def _adopt_headers(record: FileRead, state: _Current, numbers: np.ndarray,
         if _header_below(cells, state.header, crosswalk, quirks):
             _switch(record, state, int(numbers[at]), cells, rows[at + 1:], crosswalk, quirks,
                     count=False)
-            fields = state.table.mapping.fields
-            positions = [fields[name] for name in ("Amount", "PaymentDate") if name in fields]
+            positions = _watched(state)
 
 
 _HEADING = re.compile(_HEADINGISH)

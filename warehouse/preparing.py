@@ -32,8 +32,8 @@ import pandas as pd
 from schemas.descriptors import load_descriptor
 from schemas.report import FileReport
 from schemas.validate import check_file
-from sources.formats import sniff_format
-from sources.read import CHUNK_ROWS
+from sources.quirks import Quirks
+from sources.read import CHUNK_ROWS, reads_in_parts
 from sources.registry import Publisher
 
 # Files at least this big (about 13,000 rows of CSV, half a second's work) are prepared in a
@@ -136,7 +136,7 @@ def prepared(work: Preparation) -> Iterator[Batch | Prepared]:
     if not _in_separate_process(work.path):
         yield from prepare(work)
         return
-    if not _splittable(work.path):
+    if not _splittable(work.path, work.publisher.quirks):
         yield from _from_child(work)
         return
     first = max(1, round(work.chunk_rows * FIRST_PART_SHARE))
@@ -156,11 +156,11 @@ def prepared(work: Preparation) -> Iterator[Batch | Prepared]:
         yield done.as_prepared()
 
 
-def _splittable(path: Path) -> bool:
-    """A CSV: one table, whose records both processes count alike (a workbook is not)."""
+def _splittable(path: Path, quirks: Quirks | None = None) -> bool:
+    """A CSV with its header at the top: one table, whose records both processes count alike
+    (a workbook, or a CSV whose header is further down, at its end or missing, is not)."""
     try:
-        with path.open("rb") as stream:
-            return sniff_format(stream) == "csv"
+        return reads_in_parts(path, quirks)
     except OSError:
         return False
 

@@ -339,3 +339,45 @@ def test_a_workbook_is_prepared_in_one_part(tmp_path):
     path = tmp_path / "spend.xlsx"
     book.save(path)
     assert not preparing._splittable(path) and not preparing._splittable(tmp_path / "no.csv")
+
+
+HEADER = "Body,Payment Date,Supplier,Expense Type,Directorate,Amount"
+MOVED = "Body,Payment Date,Supplier,Expense Type,Amount,Directorate"
+
+
+def _line(i: int, moved: bool) -> str:
+    amount, unit = f"{i % 9000}.{i % 100:02d}", "Highways"
+    last = f"{amount},{unit}" if moved else f"{unit},{amount}"
+    return f"Testshire,{1 + i % 28:02d}/04/2024,SUPPLIER {i % 97} LTD,Materials,{last}\n"
+
+
+@pytest.mark.parametrize("layout", ["header last", "header changed in the first part",
+                                    "header changed in the second part"])
+def test_a_large_csv_laid_out_oddly_is_prepared_as_one_process_reads_it(tmp_path, monkeypatch,
+                                                                        layout):
+    """A header at the end is found only by reading from the top, so one process reads the
+    file; a header part-way down that moves the columns is followed by whichever process
+    reaches it, and the second process, reading past the first's rows, follows one there."""
+    monkeypatch.setattr(preparing, "PARALLEL_MIN_BYTES", 0)
+    path, rows = tmp_path / "spend.csv", 2_000
+    at = {"header changed in the first part": 100,
+          "header changed in the second part": 1_500}.get(layout)
+    with path.open("w", encoding="utf-8") as out:
+        if layout != "header last":
+            out.write(HEADER + "\n")
+        for i in range(rows):
+            if i == at:
+                out.write(MOVED + "\n")
+            out.write(_line(i, at is not None and i >= at))
+        if layout == "header last":
+            out.write(HEADER + "\n")
+    assert preparing._splittable(path) == (layout != "header last")
+    here, here_end = items(prepare(work(path)))
+    split, split_end = items(prepared(work(path)))
+    for table in ("payments", "quarantine"):
+        pd.testing.assert_frame_equal(_frames(split, table), _frames(here, table))
+    paid = _frames(here, "payments")
+    assert len(paid) == rows and here_end.report["rows_quarantined"] == 0
+    assert paid["amount_pence"].sum() == sum((i % 9000) * 100 + i % 100 for i in range(rows))
+    assert split_end.report == here_end.report
+    assert not multiprocessing.active_children()
