@@ -44,9 +44,15 @@ def rebuild(engine: sa.Engine, registry: Registry) -> FlowSummary:
                        int(aliases["payee_publisher_id"].notna().sum()) if len(aliases) else 0)
 
 
+# Spellings the privacy guard flagged on any payment. It decides some by the row (a category
+# that pays people, a supplier type), so the same name can be flagged on one payment only.
+PERSONAL_SPELLINGS = (sa.select(payments.c.beneficiary_name).distinct()
+                      .where(payments.c.personal_data.is_not(None),
+                             payments.c.beneficiary_name.is_not(None)))
 # Payees with a published name that is not a private individual's: a person flagged by the
-# privacy guard (payments.personal_data) is, like a redacted payee, no supplier and no edge.
-_NAMED = (payments.c.beneficiary_name.is_not(None), payments.c.personal_data.is_(None))
+# privacy guard, on this payment or another, is, like a redacted payee, no supplier and no edge.
+_NAMED = (payments.c.beneficiary_name.is_not(None), payments.c.personal_data.is_(None),
+          payments.c.beneficiary_name.not_in(PERSONAL_SPELLINGS))
 
 
 def _payees_query():

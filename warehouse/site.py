@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schemas.privacy import WITHHELD
+from warehouse import flows as warehouse_flows
 from warehouse import scorecard
 from warehouse.site_metadata import site_metadata
 from warehouse.site_schema import FACETS, SUMMARIES, TABLES
@@ -80,11 +81,12 @@ def build_site(engine: sa.Engine, site_dir: Path,
     building.mkdir(parents=True)
     everyone, size = _publishers(engine)
     cards = {p: scorecard.scorecard(engine, p, (published or {}).get(p, {})) for p in everyone}
+    withheld = _withheld_spellings(engine)
     combined = building / f"{COMBINED}.db"
     # The combined database takes longest: it starts first, the biggest publishers next.
     jobs = [(combined, None), *((building / f"{p}.db", p)
                                 for p in sorted(everyone, key=lambda p: -size.get(p, 0)))]
-    _build_all(engine, jobs, cards)
+    _build_all(engine, jobs, cards, withheld)
     _gather(combined, building, everyone)
     with closing(sqlite3.connect(combined)) as db:
         count = db.execute("select count(*) from payments").fetchone()[0]
@@ -108,11 +110,11 @@ def _publishers(engine: sa.Engine) -> tuple[list[str], dict[str, int]]:
 
 
 def _build_all(engine: sa.Engine, jobs: list[tuple[Path, str | None]],
-               cards: dict[str, list[tuple]]) -> None:
+               cards: dict[str, list[tuple]], withheld: tuple[str, ...]) -> None:
     """Each database (None: the combined one), WORKERS at a time; the first failure stops
     those not yet started."""
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        running = [pool.submit(_build, engine, path, publisher_id, cards)
+        running = [pool.submit(_build, engine, path, publisher_id, cards, withheld)
                    for path, publisher_id in jobs]
         try:
             for job in running:
@@ -123,12 +125,12 @@ def _build_all(engine: sa.Engine, jobs: list[tuple[Path, str | None]],
 
 
 def _build(engine: sa.Engine, target: Path, publisher_id: str | None,
-           cards: dict[str, list[tuple]]) -> None:
+           cards: dict[str, list[tuple]], withheld: tuple[str, ...]) -> None:
     """One site database: the combined one (its summaries are gathered later), or one
     publisher's rows of every table, complete."""
     with closing(sqlite3.connect(target)) as db:
         _create(db)
-    _copy_warehouse(engine, target, publisher_id)
+    _copy_warehouse(engine, target, publisher_id, withheld)
     with closing(sqlite3.connect(target)) as db:
         _tune(db)
         if publisher_id is not None:
@@ -166,15 +168,27 @@ def _tune(db: sqlite3.Connection, schema: str = "main") -> None:
     db.execute(f"PRAGMA {schema}.synchronous=OFF")
 
 
-def _copy_warehouse(engine: sa.Engine, target: Path, publisher_id: str | None = None) -> None:
+def _copy_warehouse(engine: sa.Engine, target: Path, publisher_id: str | None = None,
+                    withheld: tuple[str, ...] | None = None) -> None:
     """Publishers, files, quarantine, the resolved payees, flows and the flows between
     publishers, and the live payments with their site columns: all of them, or one
-    publisher's."""
+    publisher's. WITHHELD: _withheld_spellings(), when already found."""
     source = _sqlite_file(engine)
     if source is None:
-        _copy_streamed(engine, target, publisher_id)
+        _copy_streamed(engine, target, publisher_id, withheld)
     else:
-        _copy_attached(engine, source, target, publisher_id)
+        _copy_attached(engine, source, target, publisher_id, withheld)
+
+
+def _withheld_spellings(engine: sa.Engine) -> tuple[str, ...]:
+    """Payee spellings the privacy guard flagged on some payments and not on others (it decides
+    some by the row's category or supplier type): the site withholds every payment of them."""
+    flagged = warehouse_flows.PERSONAL_SPELLINGS
+    query = (sa.select(payments.c.beneficiary_name).distinct()
+             .where(payments.c.personal_data.is_(None), payments.c.beneficiary_name.in_(flagged))
+             .order_by(payments.c.beneficiary_name))
+    with engine.connect() as conn:
+        return tuple(conn.execute(query).scalars())
 
 
 def _sqlite_file(engine: sa.Engine) -> Path | None:
@@ -187,8 +201,11 @@ def _sqlite_file(engine: sa.Engine) -> Path | None:
 
 
 def _copy_attached(engine: sa.Engine, source: Path, target: Path,
-                   publisher_id: str | None = None) -> None:
+                   publisher_id: str | None = None,
+                   withheld: tuple[str, ...] | None = None) -> None:
     """INSERT … SELECT from the warehouse into the site database attached to it."""
+    withheld = _withheld_spellings(engine) if withheld is None else withheld
+
     def sql(query: sa.Select) -> str:
         return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
@@ -198,17 +215,19 @@ def _copy_attached(engine: sa.Engine, source: Path, target: Path,
         # Each spelling's payee, once, in a covering index that every payment is looked up in.
         db.execute(f"create temp table payees as {sql(_payees(publisher_id))}")
         db.execute(f"create index temp.payees_lookup on payees ({_quoted(PAYEE_COLUMNS)})")
-        for table, names, query in _copy_queries(db, publisher_id, "site", PAYEES):
+        for table, names, query in _copy_queries(db, publisher_id, "site", PAYEES, withheld):
             db.execute(f"insert into site.{table} ({_quoted(names)}) {sql(query)}")
         db.commit()
         db.execute("detach database site")
 
 
-def _copy_streamed(engine: sa.Engine, target: Path, publisher_id: str | None = None) -> None:
+def _copy_streamed(engine: sa.Engine, target: Path, publisher_id: str | None = None,
+                   withheld: tuple[str, ...] | None = None) -> None:
     """The same SELECTs through a server-side cursor, inserted a chunk at a time."""
+    withheld = _withheld_spellings(engine) if withheld is None else withheld
     with closing(sqlite3.connect(target)) as db, engine.connect() as conn:
         _tune(db)
-        for table, names, query in _copy_queries(db, publisher_id):
+        for table, names, query in _copy_queries(db, publisher_id, withheld=withheld):
             insert = f"insert into {table} ({_quoted(names)}) values ({','.join('?' * len(names))})"
             with conn.execution_options(stream_results=True,
                                         yield_per=COPY_CHUNK_ROWS).execute(query) as result:
@@ -219,10 +238,11 @@ def _copy_streamed(engine: sa.Engine, target: Path, publisher_id: str | None = N
 
 def _copy_queries(site: sqlite3.Connection, publisher_id: str | None = None,
                   schema: str = "main", payees: sa.TableClause | None = None,
-                  ) -> list[tuple[str, list[str], sa.Select]]:
+                  withheld: tuple[str, ...] = ()) -> list[tuple[str, list[str], sa.Select]]:
     """(site table, its columns, the warehouse SELECT that fills them) for every table the
     warehouse fills, cut down to one publisher's rows when PUBLISHER_ID is given. PAYEES: a
-    table holding _payees() already, else they are a subquery."""
+    table holding _payees() already, else they are a subquery. WITHHELD: spellings whose every
+    payment is withheld."""
     def cut(query: sa.Select, table: str) -> sa.Select:
         return query if publisher_id is None else query.where(_cut(table, publisher_id))
 
@@ -235,7 +255,7 @@ def _copy_queries(site: sqlite3.Connection, publisher_id: str | None = None,
     queries.append(("publisher_flows", _columns(site, schema, "publisher_flows"),
                     cut(_publisher_flows(), "publisher_flows")))
     payees = _payees(publisher_id).subquery("payees") if payees is None else payees
-    derived = _payment_columns(payees)
+    derived = _payment_columns(payees, withheld)
     names = [c for c in _columns(site, schema, "payments") if c in derived or c in payments.c]
     live = (payments.join(files, payments.c.file_id == files.c.id)
             .outerjoin(payees, _same_payee(payees)))
@@ -281,12 +301,14 @@ def _payees(publisher_id: str | None = None) -> sa.Select:
     return query if publisher_id is None else query.where(alias.publisher_id == publisher_id)
 
 
-def _payment_columns(payees: sa.FromClause) -> dict[str, sa.ColumnElement]:
+def _payment_columns(payees: sa.FromClause, withheld: tuple[str, ...] = ()
+                     ) -> dict[str, sa.ColumnElement]:
     """The site's payment columns that the warehouse does not hold as they are: the day and
     month as text, the resolved payee, the columns people facet on, and the file's URL."""
     day = sa.func.substr(sa.cast(payments.c.payment_date, sa.String), 1, 10)
+    personal = _personal(withheld)
     return {
-        **_withheld(),
+        **_withheld(personal),
         "payment_date": day,
         "month": sa.func.substr(day, 1, 7),
         "payee_key": payees.c.payee_key,
@@ -295,19 +317,25 @@ def _payment_columns(payees: sa.FromClause) -> dict[str, sa.ColumnElement]:
         "service": _first(payments.c.service_category, payments.c.department),
         "expense_type": _first(payments.c.expense_type, payments.c.merchant_category,
                                payments.c.procurement_category),
-        "purpose": _first(payments.c.purpose, _unless_personal(payments.c.narrative)),
+        "purpose": _first(payments.c.purpose, _unless(personal, payments.c.narrative)),
         "source_url": files.c.url,
     }
 
 
-def _withheld() -> dict[str, sa.ColumnElement]:
+def _personal(withheld: tuple[str, ...]) -> sa.ColumnElement:
+    """A payment to a private individual: flagged by the privacy guard, or spelt as a payee it
+    flagged on another payment."""
+    flagged = payments.c.personal_data.is_not(None)
+    return sa.or_(flagged, payments.c.beneficiary_name.in_(withheld)) if withheld else flagged
+
+
+def _withheld(personal: sa.ColumnElement) -> dict[str, sa.ColumnElement]:
     """A private individual's payment as the site shows it (schemas/privacy.py): amount, date,
     service and reason stay; the name, and whatever else could carry it, do not."""
-    personal = payments.c.personal_data.is_not(None)
     return {
         "beneficiary_name": sa.case((personal, sa.literal(WITHHELD)),
                                     else_=payments.c.beneficiary_name),
-        **{name: _unless_personal(payments.c[name])
+        **{name: _unless(personal, payments.c[name])
            for name in ("beneficiary_id", "narrative", "extra")},
     }
 
@@ -320,8 +348,8 @@ def _quarantine_shown() -> dict[str, sa.ColumnElement]:
             for name in ("mapped", "extra")}
 
 
-def _unless_personal(column: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.case((payments.c.personal_data.is_not(None), sa.null()), else_=column)
+def _unless(personal: sa.ColumnElement, column: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.case((personal, sa.null()), else_=column)
 
 
 def _same_payee(payees: sa.FromClause) -> sa.ColumnElement:
