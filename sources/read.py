@@ -55,9 +55,9 @@ HASH_COLUMNS = "moneytrail:hash_columns"
 # Rows read on past the opening rows for a header row that is not near the top (below a long
 # glossary, or the last line of the file), held until it is found.
 LOOKAHEAD_ROWS = 100_000
-# Rows above a header that read as payments (an amount, and a date where the header names
-# one) make it a header written below its payments, when there are at least this many.
-MIN_PAYMENTS_ABOVE = 3
+# Rows above a header that read as payments (an amount, a date and a payee where the header
+# names them) make it a header written below its payments, when there are at least this many.
+MIN_PAYMENTS_ABOVE = 1
 # The bytes of a large CSV read to tell whether two processes can read it in parts.
 HEAD_BYTES = 1 << 20
 
@@ -272,7 +272,9 @@ def _headed(read: list[Row], index: int, crosswalk: Crosswalk, quirks: Quirks, p
                   for i, h in enumerate(header)] + list(second[len(header):])
         record.skipped["second_header"] += 1
         after, headers_read = after[1:], 2
-    guess = map_header(header, crosswalk, overrides)
+    # Read with the header, as far as the rows above it show: payments, if it is written last.
+    guess = map_header(header, crosswalk, overrides,
+                       profile_columns([cells for _, cells in above], len(header)))
     payments_above = [i for i, (_, cells) in enumerate(above) if _payment_like(cells, guess)]
     body = after
     if len(payments_above) >= MIN_PAYMENTS_ABOVE:
@@ -283,7 +285,7 @@ def _headed(read: list[Row], index: int, crosswalk: Crosswalk, quirks: Quirks, p
         while first and _filled(above[first - 1][1]) >= min(3, _filled(header)):
             first -= 1
         above, body, plain = above[:first], above[first:] + after, False
-    profiles = profile_columns([cells for _, cells in body], len(header))
+    profiles = profile_columns(_without_copies(body, header), len(header))
     mapping = map_header(header, crosswalk, overrides, profiles)
     return _Layout(header_number, header, mapping, above, body, headers_read, plain)
 
@@ -301,17 +303,27 @@ def _second_header(cells: list[str], header: list[str], crosswalk: Crosswalk,
     return is_header_below(cells, header, crosswalk, overrides)
 
 
+def _without_copies(rows: list[Row], header: list[str]) -> list[list[str]]:
+    """The rows' cells, less copies of the header: a header repeated among the first rows
+    must not make an empty column look filled."""
+    wanted = [h.strip() for h in header]
+    return [cells for _, cells in rows if [c.strip() for c in cells[:len(wanted)]] != wanted]
+
+
 def _payment_like(cells: list[str], mapping: HeaderMapping) -> bool:
-    """A row whose amount is money and whose date, where the header names one, is a date."""
+    """A row whose amount is money, whose date is a date and whose payee is there (where the
+    header names them)."""
     amount_at = mapping.fields.get("Amount")
     if amount_at is None or amount_at >= len(cells) or not cells[amount_at].strip():
         return False
     if not cell_kind(cells[amount_at].strip()).money:
         return False
     date_at = mapping.fields.get("PaymentDate")
-    if date_at is None:
-        return True
-    return date_at < len(cells) and cell_kind(cells[date_at].strip()).date
+    if date_at is not None and not (date_at < len(cells)
+                                    and cell_kind(cells[date_at].strip()).date):
+        return False
+    payee_at = mapping.fields.get("BeneficiaryName")
+    return payee_at is None or (payee_at < len(cells) and bool(cells[payee_at].strip()))
 
 
 def _no_table_reason(read: list[Row], crosswalk: Crosswalk, overrides) -> str:
