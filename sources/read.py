@@ -397,10 +397,9 @@ def _table_chunks(
         if not rows:
             break
         handed += len(rows)
-        yield from _framed(record, state, numbers, rows, crosswalk, quirks)
-        # The rows' lists are garbage once framed: drop them before the caller collects its
-        # young generations (warehouse.preparing.collect_chunk), which would walk every cell.
-        del rows
+        block = [rows]
+        del rows  # _framed lets go of them
+        yield from _framed(record, state, numbers, block, crosswalk, quirks)
         if not tapered:
             size = chunk_rows
 
@@ -415,25 +414,35 @@ class _Current:
     width: int
 
 
-def _framed(record: FileRead, state: _Current, numbers: np.ndarray, rows: list[list[str]],
+def _framed(record: FileRead, state: _Current, numbers: np.ndarray, block: list[list],
             crosswalk: Crosswalk, quirks: Quirks) -> Iterator[tuple[TableRead, pd.DataFrame]]:
-    """A block's rows as mapped chunks: one, or, where a header row part-way down changes the
-    columns, one per header, each read with its own."""
+    """A block's rows (the one list `block` holds, taken from it) as mapped chunks: one, or,
+    where a header row part-way down changes the columns, one per header, each read with its
+    own.
+
+    The rows' lists are garbage once framed: none is held while a chunk is handed over, when
+    the caller collects its young generations (warehouse.preparing.collect_chunk), which would
+    walk every cell.
+    """
+    rows = block.pop()
     while rows:
         cells = _cells(record, state, rows)
         at = _next_header(cells, state, crosswalk, quirks)
         if at is None:
+            del rows
             frame = _mapped_frame(record, state.table, state.header, numbers, cells)
             if len(frame):
                 yield state.table, frame
             return
-        if at:
-            frame = _mapped_frame(record, state.table, state.header, numbers[:at],
-                                  _cells(record, state, rows[:at]))
+        before, header, rows = rows[:at], rows[at], rows[at + 1:]
+        if before:
+            cells = _cells(record, state, before)
+            del before
+            frame = _mapped_frame(record, state.table, state.header, numbers[:at], cells)
             if len(frame):
                 yield state.table, frame
-        _switch(record, state, int(numbers[at]), rows[at], rows[at + 1:], crosswalk, quirks)
-        numbers, rows = numbers[at + 1:], rows[at + 1:]
+        _switch(record, state, int(numbers[at]), header, rows, crosswalk, quirks)
+        numbers = numbers[at + 1:]
 
 
 def _cells(record: FileRead, state: _Current, rows: list[list[str]]) -> Cells:
