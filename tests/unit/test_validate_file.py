@@ -306,6 +306,10 @@ def test_the_reader_lets_go_of_a_chunks_rows_before_handing_it_over(write):
         held = [o for o in gc.get_objects() if type(o) is list and len(o) >= len(frame)
                 and type(o[0]) is tuple and o[0] and o[0][0] == first]
         assert not held, f"the reader still holds the {len(held[0])} rows from line {first}"
+        # Nor the block of the rows' cells it framed the chunk from.
+        cells = [o for o in gc.get_objects() if type(o) is list and len(o) >= len(frame)
+                 and type(o[0]) is list and o[0][:1] == [f"Supplier {first - 2}"]]
+        assert not cells, f"the reader still holds the cells of the rows from line {first}"
         seen += len(frame)
     assert seen == 300
 
