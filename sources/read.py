@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from sources.content import cell_kind, profile_columns
@@ -260,6 +261,8 @@ _DIGIT = re.compile(r"[0-9]")
 
 def _headed(read: list[Row], index: int, crosswalk: Crosswalk, quirks: Quirks, plain: bool,
             record: FileRead) -> _Layout:
+    """The layout of a table whose header is read[index]: a second header line under it, the
+    payments above it when it is written below them, and its mapping by the rows under it."""
     overrides = quirks.header_overrides
     header_number, header = read[index]
     above, after = read[:index], read[index + 1:]
@@ -381,6 +384,7 @@ def _table_chunks(
             break
         handed += len(passed)
         _adopt_headers(record, state, numbers, passed, crosswalk, quirks)
+        del passed  # not held while chunks are handed over (see _framed)
     tapered = stop is not None  # a part that ends early is not cut at its end
     while True:
         if stop is not None:
@@ -472,7 +476,7 @@ def _next_header(cells: Cells, state: _Current, crosswalk: Crosswalk, quirks: Qu
     wanted = [h.strip() for h in state.header]
     for row in np.flatnonzero(candidates):
         cells_of_row = cells.row(row)
-        if cells_of_row[:len(wanted)] == wanted:
+        if cells_of_row[:len(wanted)] == wanted or not _may_be_header(cells_of_row):
             continue
         if _header_below(cells_of_row, state.header, crosswalk, quirks):
             return int(row)
@@ -525,20 +529,34 @@ def _switch(record: FileRead, state: _Current, number: int, header: list[str],
 def _adopt_headers(record: FileRead, state: _Current, numbers: np.ndarray,
                    rows: list[list[str]], crosswalk: Crosswalk, quirks: Quirks) -> None:
     """Follow the header rows among rows read past (the part of the table another process
-    reads), so that the rows after them are read with the header that governs them."""
-    positions = _watched(state)
-    for at, cells in enumerate(rows):
-        if not any(i < len(cells) and _HEADING.match(cells[i].strip()) for i in positions):
+    reads), so that the rows after them are read with the header that governs them.
+
+    The watched cells are scanned for a heading's text by Arrow, as a chunk's are: only the
+    handful of rows found are looked at in Python."""
+    wanted = [h.strip() for h in state.header]
+    hits = _headingish_rows(rows, _watched(state), 0)
+    while hits:
+        found = hits.pop(0)
+        cells = rows[found]
+        if [c.strip() for c in cells[:len(wanted)]] == wanted:
             continue
-        if [c.strip() for c in cells[:len(state.header)]] == [h.strip() for h in state.header]:
-            continue
-        if _header_below(cells, state.header, crosswalk, quirks):
-            _switch(record, state, int(numbers[at]), cells, rows[at + 1:], crosswalk, quirks,
-                    count=False)
-            positions = _watched(state)
+        if _may_be_header(cells) and _header_below(cells, state.header, crosswalk, quirks):
+            _switch(record, state, int(numbers[found]), cells, rows[found + 1:], crosswalk,
+                    quirks, count=False)
+            wanted = [h.strip() for h in state.header]
+            hits = _headingish_rows(rows, _watched(state), found + 1)
 
 
-_HEADING = re.compile(_HEADINGISH)
+def _headingish_rows(rows: list[list[str]], positions: list[int], start: int) -> list[int]:
+    """The rows from `start` whose cell at one of `positions` holds a heading's text."""
+    found = np.zeros(len(rows) - start, dtype=bool)
+    for index in positions:
+        column = pa.array([cells[index] if index < len(cells) else None
+                           for cells in rows[start:]], type=pa.large_string())
+        headingish = pc.match_substring_regex(pc.utf8_trim(column, characters=BLANK_CHARS),
+                                              _HEADINGISH)
+        found |= pc.fill_null(headingish, False).to_numpy(zero_copy_only=False)
+    return (np.flatnonzero(found) + start).tolist()
 
 
 def _records_left(rows: Iterator[Row], taken: int) -> float | None:
