@@ -3,6 +3,7 @@ the words of a heading (sources/headings.py), each checked against what its colu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +30,7 @@ TIERS = {"override": 0, "crosswalk": 1, "tokens": 2, "content": 3}
 # this share of its dates written as dates (not bare numbers, which could be anything).
 CONTENT_SHARE = 0.9
 MOSTLY_WRITTEN = 0.5
+_HEADINGISH = re.compile(r"(?:[0-9]{1,2}\s+)?[^0-9]*$")
 # Fields whose column, where it holds dates and the file has no payment date, stands in.
 STAND_IN_DATES = ("AccountingPeriod",)
 
@@ -328,6 +330,10 @@ def looks_like_header(cells: Sequence[str]) -> bool:
     a number (a stray one in ten)."""
     filled = [text for cell in cells if (text := cell.strip())]
     if len(filled) < 2:
+        return False
+    # First the quick test that rejects nearly every row of data: headings hold no digits,
+    # but for a column number in front ('8 Amount').
+    if sum(1 for text in filled if not _HEADINGISH.match(text)) * 3 > len(filled):
         return False
     kinds = [cell_kind(text) for text in filled]
     if any(kind.written_date for kind in kinds):
