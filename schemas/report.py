@@ -73,7 +73,7 @@ class FileReport:
     errors: dict[tuple[str, str], ErrorGroup] = field(default_factory=dict)
     # Failures in optional fields: the payments are loaded with the field empty.
     field_warnings: dict[tuple[str, str], ErrorGroup] = field(default_factory=dict)
-    # Rows whose amount reads as money, and the first rows whose amount does not.
+    # Rows whose amount reads as money: the verdict compares them with the rows read.
     amount_read: int = 0
     date_min: pd.Timestamp | None = None
     date_max: pd.Timestamp | None = None
@@ -144,8 +144,8 @@ class FileReport:
 
     def _loss(self) -> str | None:
         """Why the file's payments cannot be read, when no reader error said so: no table of
-        them, a table without a column every payment needs, or an amount column that does not
-        read as money. None when the payments were read."""
+        them, or a table without a column every payment needs, saying what was looked at.
+        None when there is a table of payments to read."""
         record = self.record
         tables = [t for t in record.tables if t.mapping is not None]
         name = Path(self.file).name

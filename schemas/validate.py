@@ -120,10 +120,8 @@ def _set_aside(frame: pd.DataFrame, table: TableRead, warnings: pd.DataFrame) ->
     """Empty the optional fields' cells that failed their checks, and keep their text in the
     row's extra under the column's published name: a placeholder such as 'N/A' in an optional
     column never withholds a payment, and nothing published is lost."""
-    names = {table.mapping.columns[index].name: name
-             for name, index in table.mapping.fields.items()}
     for name, rows in warnings.groupby("field")["index"]:
-        header = next(h for h, f in names.items() if f == name)
+        header = table.mapping.columns[table.mapping.fields[name]].name
         failed = frame.index.isin(rows.astype("int64").unique())
         frame[EXTRA_PREFIX + header] = frame[name].where(failed)
         frame[name] = frame[name].where(~failed)

@@ -94,9 +94,6 @@ class HeaderMapping:
     fields: dict[str, int] = field(default_factory=dict)
     considered: dict[str, list[str]] = field(default_factory=dict)
 
-    def missing(self, names: Sequence[str] = PAYMENT_FIELDS) -> list[str]:
-        return [name for name in names if name not in self.fields]
-
     def looked_for(self, name: str) -> str:
         """What was looked at for a field, in words, for a report that says why it is missing."""
         seen = self.considered.get(name)
