@@ -6,9 +6,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from schemas.dates import reads_as_date
 from schemas.money import reads_as_money
+from sources.rows import BLANK_CHARS
 
 # Cells looked at per column; a file's first rows are its sample.
 SAMPLE_ROWS = 200
@@ -16,13 +18,12 @@ SAMPLE_ROWS = 200
 MOSTLY = 0.5
 _LETTERS = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
 _PENCE = re.compile(r"[.,]\d{1,2}\)?-?\s*$|,\d{3}")
-_BLANK = " \t\r\n\u00a0\u2020\ufeff"
 
 
-@dataclass(frozen=True)
-class CellKind:
+class CellKind(NamedTuple):
     """What one cell's text is: money, written with pence or thousands separators, a date
-    (written as one, or a bare Excel serial), text with words."""
+    (written as one, or a bare Excel serial), text with words. A tuple of flags, which the
+    garbage collector stops tracking: tens of thousands are remembered."""
 
     money: bool
     pence: bool
@@ -52,7 +53,6 @@ class ColumnProfile:
     dates: int = 0
     written_dates: int = 0
     words: int = 0
-    distinct: int = 0
 
     def share(self, count: int) -> float:
         return count / self.filled if self.filled else 0.0
@@ -91,10 +91,10 @@ def profile_columns(rows: Sequence[Sequence[str]], width: int) -> list[ColumnPro
 
 
 def _profile(cells: list[str]) -> ColumnProfile:
-    texts = [text for cell in cells if (text := cell.strip(_BLANK))]
+    texts = [text for cell in cells if (text := cell.strip(BLANK_CHARS))]
     kinds = [cell_kind(text) for text in texts]
     return ColumnProfile(
         cells=len(cells), filled=len(texts),
         money=sum(k.money for k in kinds), pence=sum(k.pence for k in kinds),
         dates=sum(k.date for k in kinds), written_dates=sum(k.written_date for k in kinds),
-        words=sum(k.words for k in kinds), distinct=len(set(texts)))
+        words=sum(k.words for k in kinds))

@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -64,9 +65,10 @@ class Rule:
         return bool(self.all or self.any or self.currency)
 
 
-@dataclass(frozen=True)
-class Wording:
-    """A heading read as words: its meaningful words, and whether it names a currency."""
+class Wording(NamedTuple):
+    """A heading read as words: its meaningful words, and whether it names a currency. A
+    tuple, which the garbage collector stops tracking: every cell of a file's opening rows
+    may be remembered as one."""
 
     words: tuple[str, ...]
     currency: bool

@@ -176,13 +176,8 @@ def reads_in_parts(path: Path, quirks: Quirks | None = None) -> bool:
         head = stream.read(HEAD_BYTES)  # the opening rows' bytes: enough to find the header
     encoding = detect_encoding(iter([head]))
     opening = list(itertools.islice(csv_rows(io.BytesIO(head), encoding), HEADER_SEARCH_ROWS))
-    quirks = quirks or Quirks()
-    crosswalk = load_crosswalk()
-    index = find_header([cells for _, cells in opening], crosswalk, quirks.header_overrides)
-    if index is None:
-        return False
     record = FileRead(Path(path), "", "csv", encoding)
-    return _headed(opening, index, crosswalk, quirks, True, record).plain
+    return _layout(opening, iter(()), load_crosswalk(), quirks or Quirks(), record).plain
 
 
 def _chunks(record, tables, stream, quirks, chunk_rows, date_settled, records=None):
@@ -301,16 +296,18 @@ def _second_header(cells: list[str], header: list[str], crosswalk: Crosswalk,
                    overrides) -> bool:
     """A header line under the header that is not a copy of it (a copy is skipped as a
     repeated header, like any other)."""
-    if [c.strip() for c in cells] == [h.strip() for h in header]:
-        return False
-    return is_header_below(cells, header, crosswalk, overrides)
+    return not _copy_of(cells, header) and is_header_below(cells, header, crosswalk, overrides)
+
+
+def _copy_of(cells: list[str], header: list[str]) -> bool:
+    """Whether a row repeats the header, cell for cell (padding aside)."""
+    return [c.strip() for c in cells[:len(header)]] == [h.strip() for h in header]
 
 
 def _without_copies(rows: list[Row], header: list[str]) -> list[list[str]]:
     """The rows' cells, less copies of the header: a header repeated among the first rows
     must not make an empty column look filled."""
-    wanted = [h.strip() for h in header]
-    return [cells for _, cells in rows if [c.strip() for c in cells[:len(wanted)]] != wanted]
+    return [cells for _, cells in rows if not _copy_of(cells, header)]
 
 
 def _payment_like(cells: list[str], mapping: HeaderMapping) -> bool:
@@ -363,7 +360,7 @@ def _table_chunks(
         record.skipped["preamble" if any(c.strip() for c in cells) else "blank"] += 1
     if start:
         record.skipped.pop("second_header", None)  # the part from 0 counts the header lines
-    state = _Current(table, layout.header, _named_width(layout.header))
+    state = _Current(table, layout.header)
     before = len(layout.above) + layout.headers_read  # records above the payments
     leftover = _consumed(layout.body)  # each row let go of once taken
     read = leftover  # the rows read already, then the rest
@@ -415,7 +412,10 @@ class _Current:
 
     table: TableRead
     header: list[str]
-    width: int
+
+    @property
+    def width(self) -> int:
+        return _named_width(self.header)
 
 
 def _framed(record: FileRead, state: _Current, numbers: np.ndarray, block: list[list],
@@ -450,9 +450,9 @@ def _framed(record: FileRead, state: _Current, numbers: np.ndarray, block: list[
 
 
 def _cells(record: FileRead, state: _Current, rows: list[list[str]]) -> Cells:
-    limit = len(state.header) + SURPLUS_CELLS
-    for at in [i for i, cells in enumerate(rows) if not state.width <= len(cells) <= limit]:
-        cells, repaired = repair_fused(rows[at], state.width)
+    limit, width = len(state.header) + SURPLUS_CELLS, state.width
+    for at in [i for i, cells in enumerate(rows) if not width <= len(cells) <= limit]:
+        cells, repaired = repair_fused(rows[at], width)
         record.repaired_rows += repaired
         rows[at] = _fold_surplus(cells, limit)
     return Cells(rows, max(len(state.header), max(map(len, rows))))
@@ -466,21 +466,28 @@ def _next_header(cells: Cells, state: _Current, crosswalk: Crosswalk, quirks: Qu
     Only rows whose amount or date cell holds a heading's text (no digit, but for a column
     number) are tested, a handful in a file: the rest are tested as a vectorised scan.
     """
-    positions = _watched(state)
     candidates = np.zeros(cells.rows, dtype=bool)
-    for index in positions:
+    for index in _watched(state):
         if index < cells.width:
-            column = cells.column(index)
-            headingish = pc.fill_null(pc.match_substring_regex(column, _HEADINGISH), False)
-            candidates |= headingish.to_numpy(zero_copy_only=False)
-    wanted = [h.strip() for h in state.header]
+            candidates |= _headingish(cells.column(index))
     for row in np.flatnonzero(candidates):
-        cells_of_row = cells.row(row)
-        if cells_of_row[:len(wanted)] == wanted or not _may_be_header(cells_of_row):
-            continue
-        if _header_below(cells_of_row, state.header, crosswalk, quirks):
+        if _new_header(cells.row(row), state, crosswalk, quirks):
             return int(row)
     return None
+
+
+def _headingish(column: pa.Array) -> np.ndarray:
+    """Which of a column's cells (stripped already) hold a heading's text."""
+    found = pc.match_substring_regex(column, _HEADINGISH)
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
+def _new_header(cells: list[str], state: _Current, crosswalk: Crosswalk, quirks: Quirks
+                ) -> bool:
+    """Whether a row part-way down is a header other than a copy of the current one (which
+    classify_matrix skips): the quick test first, then the real one."""
+    return (not _copy_of(cells, state.header) and _may_be_header(cells)
+            and _header_below(cells, state.header, crosswalk, quirks))
 
 
 def _watched(state: _Current) -> list[int]:
@@ -523,7 +530,7 @@ def _switch(record: FileRead, state: _Current, number: int, header: list[str],
         table.date_sample = sorted({cells[date_at].strip(BLANK_CHARS) for cells in below
                                     if len(cells) > date_at} - {""})
     record.tables.append(table)
-    state.table, state.header, state.width = table, header, _named_width(header)
+    state.table, state.header = table, header
 
 
 def _adopt_headers(record: FileRead, state: _Current, numbers: np.ndarray,
@@ -533,17 +540,12 @@ def _adopt_headers(record: FileRead, state: _Current, numbers: np.ndarray,
 
     The watched cells are scanned for a heading's text by Arrow, as a chunk's are: only the
     handful of rows found are looked at in Python."""
-    wanted = [h.strip() for h in state.header]
     hits = _headingish_rows(rows, _watched(state), 0)
     while hits:
         found = hits.pop(0)
-        cells = rows[found]
-        if [c.strip() for c in cells[:len(wanted)]] == wanted:
-            continue
-        if _may_be_header(cells) and _header_below(cells, state.header, crosswalk, quirks):
-            _switch(record, state, int(numbers[found]), cells, rows[found + 1:], crosswalk,
-                    quirks, count=False)
-            wanted = [h.strip() for h in state.header]
+        if _new_header(rows[found], state, crosswalk, quirks):
+            _switch(record, state, int(numbers[found]), rows[found], rows[found + 1:],
+                    crosswalk, quirks, count=False)
             hits = _headingish_rows(rows, _watched(state), found + 1)
 
 
@@ -553,9 +555,7 @@ def _headingish_rows(rows: list[list[str]], positions: list[int], start: int) ->
     for index in positions:
         column = pa.array([cells[index] if index < len(cells) else None
                            for cells in rows[start:]], type=pa.large_string())
-        headingish = pc.match_substring_regex(pc.utf8_trim(column, characters=BLANK_CHARS),
-                                              _HEADINGISH)
-        found |= pc.fill_null(headingish, False).to_numpy(zero_copy_only=False)
+        found |= _headingish(pc.utf8_trim(column, characters=BLANK_CHARS))
     return (np.flatnonzero(found) + start).tolist()
 
 

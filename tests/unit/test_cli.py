@@ -40,7 +40,9 @@ def test_exit_code_is_zero_only_when_every_file_passes(write):
 
 def test_terminal_report_says_what_is_wrong_and_where(write):
     output = run(write("b.csv", BROKEN)).output
-    assert "FAIL" in output
+    # The verdict comes first, under the file's name: why the file failed, in one line.
+    assert output.splitlines()[1] == ("  FAIL: the amount column 'Amount' (crosswalk) reads as "
+                                      "money on only 0 of 1 rows (first at row 2: '#REF!')")
     assert "'Supplier'" in output and "BeneficiaryName" in output
     assert "missing mandatory Transparency Code fields: department, purpose" in output
     assert "error: Amount spreadsheet_error in 1 rows" in output

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.render import render_text
 from schemas.validate import report_file
 from sources.quirks import Quirks
 
@@ -104,6 +105,8 @@ def test_payment_lines_with_no_header_are_read_by_what_their_columns_hold(write)
     assert mapped == {"PaymentDate": ("column 2", "content"), "Amount": ("column 5", "content"),
                       "BeneficiaryName": ("column 4", "content")}
     assert report["header_row"] is None and report["skipped"] == {"preamble": 3, "blank": 2}
+    shown = render_text(report_file(write("again.csv", csv_text([*glossary, *lines]))))
+    assert "no header row: columns inferred from what they hold" in shown
 
 
 def test_a_publishers_quirk_names_a_headerless_files_columns(write):

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from schemas.render import render_text
 from schemas.validate import check_file, report_file
 
 LGA = ("Organisation,Payment Date,Supplier,Expense Type,Service,{amount},VCSE Grant,"
@@ -30,6 +31,8 @@ def test_a_placeholder_in_an_optional_column_withholds_no_payment(write):
     assert examples[0] == {"sheet": None, "row": 2, "field": "VCSEGrant",
                            "value": "Not yet available"}
     assert data["passed"] and data["verdict"].startswith("PASS: 2 payments, £1,250.50; 3 optional")
+    shown = render_text(report)
+    assert "warning: VCSEGrant type in 2 rows" in shown and "Read as empty" in shown
     # The payment has the field empty, and keeps what was published in its extra.
     payments = chunk.payments("testshire", report.record.sha256)
     assert payments["vcse_grant"].isna().all()

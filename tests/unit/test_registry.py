@@ -218,6 +218,17 @@ def test_devon_quirks_come_from_the_registry():
     assert publisher_quirks("no-such-publisher").header_overrides == {}
 
 
+def test_lancashire_fires_supplier_classification_is_what_a_payment_was_for(corpus):
+    """Its 'Supplier Classification' holds 'Protective Clothing', not a kind of supplier."""
+    from schemas.validate import report_file
+
+    path = corpus / "files" / "lancashire-fire-rescue" / "fire-2023-24.xlsx"
+    report = report_file(path, "spend", "lancashire-fire-rescue").to_json()
+    fields = {c["header"]: c["field"] for c in report["columns"]}
+    assert fields["Supplier Classification"] == "ExpenseType"
+    assert fields["Expenditure Category"] == "CategoryInternalName"
+
+
 # --- loader errors ---------------------------------------------------------------------------
 
 LEEDS = {"id": "leeds-city-council", "org_id": "GB-LAE-LDS", "name": "Leeds", "kind": "council"}
