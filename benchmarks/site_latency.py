@@ -310,7 +310,7 @@ def _phase_timer() -> Iterator[dict[str, float]]:
 # Each helper's phase: one for all, or (the combined database's, the publishers' databases').
 _PHASES = {"_build_all": "databases (wall clock)",
            "_gather": "combined summaries gathered, analyze",
-           "_inspect": "datasette inspect",
+           "_describe": "metadata and inspect file",
            "_build": ("- combined database", "- publishers' databases (sum of their times)"),
            "_copy_warehouse": ("combined: copy", None),
            "_index": (None, None)}  # timed statement by statement (_TimedSQL)
@@ -318,9 +318,10 @@ _PHASES = {"_build_all": "databases (wall clock)",
 
 def _phases(spent: dict[str, float], total: float) -> dict[str, float]:
     """The build's steps in order, the combined database's parts under it, and what is left
-    (the scorecards, read from the warehouse first; metadata.json; the swap)."""
-    steps = ("databases (wall clock)", "combined summaries gathered, analyze", "datasette inspect")
-    phases = {"scorecards, metadata, swap": total - sum(spent[k] for k in steps),
+    (the scorecards, read from the warehouse first; the fingerprints; the swap)."""
+    steps = ("databases (wall clock)", "combined summaries gathered, analyze",
+             "metadata and inspect file")
+    phases = {"scorecards, fingerprints, swap": total - sum(spent[k] for k in steps),
               "databases (wall clock)": spent["databases (wall clock)"],
               "- combined database": spent["- combined database"]}
     phases |= {k: v for k, v in spent.items() if k.startswith("combined: ")}

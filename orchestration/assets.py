@@ -4,7 +4,9 @@ import dagster as dg
 
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
 from sources.harvest import harvest_publisher
-from warehouse.flows import rebuild
+from sources.archive import Archive
+from sources.registry import Registry
+from warehouse.flows import update
 from warehouse.ingest import load_archived, published_dates
 from warehouse.load import set_publisher_status, upsert_publisher
 from warehouse.site import build_site
@@ -54,20 +56,30 @@ def warehouse_files(
 
 @dg.asset(deps=[warehouse_files], group_name="warehouse")
 def money_flows(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Every payee resolved to an organisation, and the money between publishers and payees."""
-    summary = rebuild(warehouse.engine(), registry.load())
+    """Every payee resolved to an organisation, and the money between publishers and payees:
+    redone for the publishers whose files changed (or, when the registry or the resolution
+    code changed, for all)."""
+    summary = update(warehouse.engine(), registry.load())
     return dg.MaterializeResult(metadata={
+        "mode": summary.mode, "publishers_redone": len(summary.redone),
+        "new_spellings": summary.new_spellings,
         "spellings": summary.spellings, "suppliers": summary.suppliers,
         "flows": summary.flows, "payees_that_publish": summary.linked_to_publishers})
 
 
 @dg.asset(deps=[money_flows], group_name="site")
 def site(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The Datasette databases: one per publisher and one combined."""
-    publishers = registry.load()
-    archive = warehouse.archive()
-    published = {p.id: published_dates(archive, p.id) for p in publishers}
+    """The Datasette databases: one per publisher and one combined, rebuilt for the publishers
+    whose data changed."""
+    published = published_by_publisher(registry.load(), warehouse.archive())
     summary = build_site(warehouse.engine(), warehouse.site_dir(), published)
-    return dg.MaterializeResult(metadata={"databases": len(summary.databases),
+    return dg.MaterializeResult(metadata={"mode": summary.mode,
+                                          "databases_rebuilt": len(summary.rebuilt),
+                                          "databases": len(summary.databases),
                                           "payments": summary.payments,
                                           "path": str(summary.site_dir)})
+
+
+def published_by_publisher(registry: Registry, archive: Archive) -> dict[str, dict[str, str]]:
+    """When each registered publisher's files appeared, for the timeliness score."""
+    return {p.id: published_dates(archive, p.id) for p in registry}

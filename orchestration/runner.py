@@ -1,6 +1,5 @@
 """Run the Dagster assets in-process, publisher by publisher, for the `moneytrail` command."""
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-import warehouse
 from orchestration.assets import (
     money_flows,
+    published_by_publisher,
     publisher_partitions,
     raw_files,
     site,
@@ -22,13 +21,9 @@ from orchestration.resources import HttpClient, make_resources
 from schemas.money import pence_to_pounds
 from sources.harvest import HarvestSettings
 from sources.registry import load_registry
+from warehouse import flows as warehouse_flows
+from warehouse import site as warehouse_site
 from warehouse.tables import LIVE, files, payments, publishers, quarantine
-
-# What the published site is built from besides the warehouse's rows: code and curated data.
-SITE_SOURCES = ("site.py", "site_schema.py", "site_metadata.py", "flows.py", "resolution.py",
-                "suppliers.py", "curated_suppliers.yaml", "charts.py", "scorecard.py")
-# Written into the site folder after a build: what it was built from.
-FINGERPRINT = ".built-from"
 
 # The command prints its own progress and summary; Dagster's step-by-step log is for the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -56,15 +51,18 @@ def run_pipeline(
     allow_private: bool = False,
     progress: Callable[[str], None] = lambda _: None,
     http: HarvestSettings | None = None,
+    tell: Callable[[str], None] = lambda _: None,
 ) -> list[PublisherSummary]:
     """Harvest, load and check each publisher (one Dagster run each), then build the site.
 
     One publisher failing never stops the others: its run's failure is reported in its line.
     `http` replaces the default timeouts, size cap and retries (tests use short ones);
-    `allow_private` alone decides whether private addresses are fetched.
-    When nothing the site is built from has changed since it was last built (no file loaded,
-    superseded or withdrawn, no publisher's status changed, same registry and code), the money
-    flows and the site are not rebuilt: a rerun with nothing new costs only the harvest.
+    `allow_private` alone decides whether private addresses are fetched. `tell` hears what
+    the flows and site steps redid.
+    The money flows and the site are brought up to date for what changed (warehouse.flows.
+    update, warehouse.site.build_site); when nothing they are built from changed (no file
+    loaded, superseded or withdrawn, no publisher's status changed, same registry and code),
+    Dagster does not even run them: a rerun with nothing new costs only the harvest.
     """
     registry = load_registry(registry_path)
     chosen = registry.select(publisher_ids)
@@ -78,32 +76,42 @@ def run_pipeline(
     with dg.DagsterInstance.ephemeral() as instance:
         checks_failed = _materialise(instance, resources, [p.id for p in chosen], progress)
         progress("site")
-        stamp = Path(data_dir) / "site" / FINGERPRINT
-        built_from = fingerprint(engine, registry_path)
-        if not (stamp.exists() and stamp.read_text(encoding="utf-8") == built_from):
+        if up_to_date(engine, registry, Path(data_dir)):
+            tell("flows and site: nothing changed")
+        else:
             # Unlike one publisher's failure, a site that cannot be built stops the run, loudly.
-            dg.materialize([money_flows, site], instance=instance, resources=resources,
-                           run_config=QUIET)
-            stamp.write_text(built_from, encoding="utf-8")
+            result = dg.materialize([money_flows, site], instance=instance,
+                                    resources=resources, run_config=QUIET)
+            tell(redone(result))
     return [summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen]
 
 
-def fingerprint(engine: sa.Engine, registry_path: Path) -> str:
-    """A digest of everything the flows and the site are built from: every file version's
-    status, every publisher's row, the registry, and the code and curated data that build it."""
-    digest = hashlib.sha256()
-    with engine.connect() as conn:
-        for row in conn.execute(sa.select(files.c.id, files.c.status, files.c.superseded_by)
-                                .order_by(files.c.id)):
-            digest.update(repr(tuple(row)).encode())
-        for row in conn.execute(sa.select(publishers).order_by(publishers.c.id)):
-            digest.update(repr(tuple(row)).encode())
-    digest.update(Path(registry_path).read_bytes())
-    warehouse_dir = Path(warehouse.__file__).parent
-    for name in SITE_SOURCES:
-        source = warehouse_dir / name
-        digest.update(source.read_bytes() if source.exists() else name.encode())
-    return digest.hexdigest()
+def redone(result) -> str:
+    """What the flows and site steps of a run redid, in a line."""
+    said = {}
+    for node in ("money_flows", "site"):
+        for event in result.asset_materializations_for_node(node):
+            said[node] = {k: v.value for k, v in event.metadata.items()}
+    flows, built = said.get("money_flows", {}), said.get("site", {})
+    flows_line = {"full": "every publisher's payees resolved",
+                  "unchanged": "no payees to resolve"}.get(
+        flows.get("mode"), f"payees resolved again for {flows.get('publishers_redone', 0)} "
+                           f"publisher(s) ({flows.get('new_spellings', 0)} new spellings)")
+    site_line = {"full": f"site built whole ({built.get('databases', 0)} databases)",
+                 "unchanged": "site unchanged"}.get(
+        built.get("mode"), f"site updated: {built.get('databases_rebuilt', 0)} of "
+                           f"{built.get('databases', 1) - 1} publishers' databases rebuilt, "
+                           "the combined one updated in place")
+    return f"{flows_line}; {site_line}"
+
+
+def up_to_date(engine: sa.Engine, registry, data_dir: Path) -> bool:
+    """Whether the flows and the site already describe the warehouse as it is."""
+    if not warehouse_flows.up_to_date(engine, registry):
+        return False
+    archive = make_resources("", str(data_dir))["warehouse"].archive()
+    return warehouse_site.up_to_date(engine, data_dir / "site",
+                                     published_by_publisher(registry, archive))
 
 
 def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from warehouse.generations import LOCK, STATE
 from warehouse.serving import CONFIG_DIR, SETTINGS
 
 REPO = CONFIG_DIR.parent
@@ -31,7 +32,9 @@ def build_package(site_dir: Path, output: Path) -> Path:
     if not (site_dir / "metadata.json").exists():
         raise FileNotFoundError(f"no built site in {site_dir}")
     shutil.rmtree(output, ignore_errors=True)
-    shutil.copytree(site_dir, output / "site")
+    # The generation the site points to, less its lock, state and unfinished files.
+    shutil.copytree(site_dir.resolve(), output / "site",
+                    ignore=shutil.ignore_patterns(LOCK, STATE, "*.new"))
     shutil.copytree(CONFIG_DIR, output / "datasette",
                     ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",

@@ -1,5 +1,6 @@
 """How the published site is served: Datasette's arguments, settings and configuration folder."""
 
+import os
 from pathlib import Path
 
 # Datasette's configuration directory: templates, plugins and static files (not a package).
@@ -53,3 +54,25 @@ def make_datasette(site_dir: Path, config_dir: Path = CONFIG_DIR):
 
 def _setting(value: str):
     return {"off": False, "on": True}.get(value, int(value) if value.isdigit() else value)
+
+
+def hold_site(site_dir: Path) -> Path:
+    """The generation of the site to serve, held with a shared lock for as long as this
+    process (and the program it execs) runs, so that updates leave it alone. Waits while an
+    update is writing it; refuses one whose last update did not finish."""
+    from warehouse import generations
+
+    site_dir = Path(site_dir)
+    while True:
+        generation = generations.current(site_dir)
+        if generation is None or not (generation / "metadata.json").exists():
+            raise FileNotFoundError(f"no site in {site_dir}")
+        descriptor = generations.hold_for_serving(generation)
+        if generations.current(site_dir) == generation:
+            break
+        os.close(descriptor)  # an update finished meanwhile and moved the site on
+    if site_dir.is_symlink() and generations.state(generation) is None:
+        os.close(descriptor)
+        raise RuntimeError(f"the site in {generation} was being updated when that stopped: run "
+                           "`moneytrail run` (or `load`) again to finish it")
+    return generation

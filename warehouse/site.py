@@ -14,12 +14,11 @@ inside SQLite, with the site database attached, so no row passes through Python;
 warehouse is streamed through a server-side cursor.
 """
 
+import hashlib
 import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ import sqlalchemy as sa
 
 from schemas.privacy import WITHHELD
 from warehouse import flows as warehouse_flows
-from warehouse import scorecard
+from warehouse import generations, scorecard
+from warehouse.flows import METHOD_RANK
 from warehouse.site_metadata import site_metadata
 from warehouse.site_schema import FACETS, SUMMARIES, TABLES
 from warehouse.tables import (
@@ -40,6 +40,7 @@ from warehouse.tables import (
     payments,
     publishers,
     quarantine,
+    resolution_state,
     supplier_aliases,
     suppliers,
 )
@@ -48,7 +49,10 @@ COMBINED = "moneytrail"
 COPY_CHUNK_ROWS = 50_000
 WORKERS = min(2, os.cpu_count() or 1)
 NOT_STATED = "(not stated)"
-INSPECT_APART_BYTES = 256 * 1024 ** 2
+# What the site is built from besides the warehouse's rows: code and curated data.
+SITE_SOURCES = ("site.py", "site_schema.py", "site_metadata.py", "flows.py", "resolution.py",
+                "suppliers.py", "curated_suppliers.yaml", "charts.py", "scorecard.py",
+                "generations.py")
 # Warehouse tables copied as they are, in this order; payments and publisher_flows follow.
 COPIED = (publishers, files, quarantine, suppliers, supplier_aliases, flows)
 # Tables each database derives from its own rows; all are one publisher's rows per line, so the
@@ -66,38 +70,184 @@ class SiteSummary:
     site_dir: Path
     databases: list[str] = field(default_factory=list)
     payments: int = 0
+    # full: every database built; incremental: those of `rebuilt` (and the combined one
+    # updated in place); unchanged: nothing to do.
+    mode: str = "full"
+    rebuilt: list[str] = field(default_factory=list)
 
 
 def build_site(engine: sa.Engine, site_dir: Path,
-               published: dict[str, dict[str, str]] | None = None) -> SiteSummary:
-    """Write DIR/moneytrail.db, DIR/<publisher>.db, metadata.json and inspect.json, replacing
-    the old site only once the new one is complete, so a served site is never half-built.
+               published: dict[str, dict[str, str]] | None = None,
+               full: bool = False) -> SiteSummary:
+    """Bring the site in SITE_DIR up to date with the warehouse: DIR/moneytrail.db,
+    DIR/<publisher>.db, metadata.json and inspect.json.
 
+    Only the databases of publishers whose data changed are built again, and the combined
+    database is updated in place for them, in one transaction. The first build, FULL, or a
+    change to the code that builds the site build everything. A generation of the site that
+    a server holds is never written: see warehouse/generations.py.
     `published` maps publisher id → {file url: when it appeared}, for the timeliness score.
     """
     site_dir = Path(site_dir)
-    building = site_dir.with_name(site_dir.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
+    published = published or {}
     everyone, size = _publishers(engine)
-    cards = {p: scorecard.scorecard(engine, p, (published or {}).get(p, {})) for p in everyone}
-    withheld = _withheld_spellings(engine)
-    combined = building / f"{COMBINED}.db"
-    # The combined database takes longest: it starts first, the biggest publishers next.
-    jobs = [(combined, None), *((building / f"{p}.db", p)
-                                for p in sorted(everyone, key=lambda p: -size.get(p, 0)))]
-    _build_all(engine, jobs, cards, withheld)
-    _gather(combined, building, everyone)
-    with closing(sqlite3.connect(combined)) as db:
-        count = db.execute("select count(*) from payments").fetchone()[0]
-        rows = pd.read_sql("select s.*, p.website, p.licence from publisher_summary s join "
-                           "publishers p on p.id = s.publisher_id order by s.name", db)
-    names = [COMBINED, *everyone]
-    (building / "metadata.json").write_text(
-        json.dumps(site_metadata(rows), indent=2, ensure_ascii=False), encoding="utf-8")
-    _inspect(building, names)
-    _swap(building, site_dir)
-    return SiteSummary(site_dir, names, count)
+    built_from = {"basis": site_basis(), "publishers": fingerprints(engine, everyone, published)}
+    now = generations.current(site_dir)
+    was = generations.state(now) if now is not None else None
+    if not full and was == built_from:
+        return _summary(now, everyone, "unchanged")
+    if full or was is None or was["basis"] != built_from["basis"]:
+        return _build_generation(engine, site_dir, everyone, size, published, built_from)
+    target, handle = _writable(site_dir, now, was)
+    try:
+        rebuilt = _update(engine, target, now, built_from, published)
+    finally:
+        handle.close()
+    if target != now:
+        generations.point(site_dir, target)
+        generations.prune(site_dir, {target, now})
+    return _summary(target, everyone, "incremental", rebuilt)
+
+
+def up_to_date(engine: sa.Engine, site_dir: Path,
+               published: dict[str, dict[str, str]] | None = None) -> bool:
+    """Whether `build_site` would find nothing to do."""
+    now = generations.current(Path(site_dir))
+    if now is None:
+        return False
+    everyone, _ = _publishers(engine)
+    return generations.state(now) == {
+        "basis": site_basis(), "publishers": fingerprints(engine, everyone, published or {})}
+
+
+def site_basis() -> str:
+    """A digest of the code and curated data that build the site."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in SITE_SOURCES:
+        source = here / name
+        digest.update(source.read_bytes() if source.exists() else name.encode())
+    return digest.hexdigest()
+
+
+def fingerprints(engine: sa.Engine, everyone: list[str],
+                 published: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Per publisher, a digest of what its database is built from: its row, its file versions
+    and their status, when its files appeared, and the token warehouse.flows renews whenever
+    its resolved payees, flows or what it shows of others changed."""
+    digests = {p: hashlib.sha256() for p in everyone}
+    with engine.connect() as conn:
+        for row in conn.execute(sa.select(publishers).order_by(publishers.c.id)):
+            digests[row.id].update(repr(tuple(row)).encode())
+        for row in conn.execute(sa.select(files.c.publisher_id, files.c.id, files.c.status,
+                                          files.c.superseded_by)
+                                .order_by(files.c.publisher_id, files.c.id)):
+            if row.publisher_id in digests:
+                digests[row.publisher_id].update(repr(tuple(row)).encode())
+        for publisher_id, token in conn.execute(sa.select(resolution_state.c.publisher_id,
+                                                          resolution_state.c.site_token)):
+            if publisher_id in digests:
+                digests[publisher_id].update(token.encode())
+    for publisher_id, digest in digests.items():
+        digest.update(json.dumps(published.get(publisher_id, {}), sort_keys=True).encode())
+    return {p: d.hexdigest() for p, d in digests.items()}
+
+
+def _build_generation(engine: sa.Engine, site_dir: Path, everyone: list[str],
+                      size: dict[str, int], published: dict[str, dict[str, str]],
+                      built_from: dict) -> SiteSummary:
+    """Every database, into a new generation; the site points to it once it is complete."""
+    building = generations.new(site_dir)
+    handle = generations.claim(building)
+    try:
+        cards = {p: scorecard.scorecard(engine, p, published.get(p, {})) for p in everyone}
+        withheld = _withheld_spellings(engine)
+        combined = building / f"{COMBINED}.db"
+        # The combined database takes longest: it starts first, the biggest publishers next.
+        jobs = [(combined, None), *((building / f"{p}.db", p)
+                                    for p in sorted(everyone, key=lambda p: -size.get(p, 0)))]
+        _build_all(engine, jobs, cards, withheld)
+        _gather(combined, building, everyone)
+        _describe(building, [COMBINED, *everyone], {}, built_from)
+        generations.write_state(building, built_from)
+    except BaseException:
+        handle.close()
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    handle.close()
+    old = generations.current(site_dir)
+    generations.point(site_dir, building)
+    generations.prune(site_dir, {building} | ({old} if old and old != site_dir else set()))
+    return _summary(building, everyone, "full", everyone)
+
+
+def _writable(site_dir: Path, now: Path, was: dict):
+    """A generation to update and the lock on it: the current one when nobody serves it, else
+    a spare of the same code, else a new copy of the current one."""
+    for candidate in [now, *reversed(generations.all_of(site_dir))]:
+        if candidate != now and not _same_basis(generations.state(candidate), was):
+            continue
+        handle = generations.claim(candidate)
+        if handle is not None:
+            return candidate, handle
+    spare = generations.new(site_dir)
+    handle = generations.claim(spare)
+    generations.copy(now, spare, (f"{COMBINED}.db",))
+    generations.write_state(spare, was)
+    return spare, handle
+
+
+def _same_basis(state: dict | None, was: dict) -> bool:
+    return state is not None and state["basis"] == was["basis"]
+
+
+def _update(engine: sa.Engine, target: Path, now: Path, built_from: dict,
+            published: dict[str, dict[str, str]]) -> list[str]:
+    """Bring generation TARGET to BUILT_FROM: the databases of publishers whose fingerprint
+    differs are built again (or linked from the current generation, which has them), and the
+    combined database takes their rows in one transaction. Until it commits, the new databases
+    have temporary names, so a failure leaves TARGET as it was."""
+    old = generations.state(target)["publishers"]
+    want = built_from["publishers"]
+    current = generations.state(now)["publishers"] if now != target else {}
+    stale = sorted(p for p in want if old.get(p) != want[p])
+    gone = sorted(set(old) - set(want))
+    fresh = {p: target / f"{p}.db.new" for p in stale}
+    try:
+        withheld = _withheld_spellings(engine)
+        build = []
+        for publisher_id, path in fresh.items():
+            path.unlink(missing_ok=True)
+            if current.get(publisher_id) == want[publisher_id]:
+                os.link(now / f"{publisher_id}.db", path)
+            else:
+                build.append((path, publisher_id))
+        cards = {p: scorecard.scorecard(engine, p, published.get(p, {})) for _, p in build}
+        _build_all(engine, build, cards, withheld)
+        gathered = _gathered_rows(fresh.values())
+        counts = _update_combined(engine, target / f"{COMBINED}.db", stale, gone, gathered,
+                                  withheld)
+    except BaseException:
+        for path in fresh.values():
+            path.unlink(missing_ok=True)
+        raise
+    generations.clear_state(target)
+    for publisher_id, path in fresh.items():
+        os.replace(path, target / f"{publisher_id}.db")
+    for publisher_id in gone:
+        (target / f"{publisher_id}.db").unlink(missing_ok=True)
+    _describe(target, [COMBINED, *sorted(want)], {COMBINED: counts, **{p: None for p in want
+                                                                       if p not in stale}},
+              built_from)
+    generations.write_state(target, built_from)
+    return stale
+
+
+def _summary(generation: Path, everyone: list[str], mode: str,
+             rebuilt: list[str] | None = None) -> SiteSummary:
+    inspected = json.loads((generation / "inspect.json").read_text(encoding="utf-8"))
+    count = inspected[COMBINED]["tables"]["payments"]["count"]
+    return SiteSummary(generation, [COMBINED, *everyone], count, mode, rebuilt or [])
 
 
 def _publishers(engine: sa.Engine) -> tuple[list[str], dict[str, int]]:
@@ -139,6 +289,106 @@ def _build(engine: sa.Engine, target: Path, publisher_id: str | None,
         if publisher_id is not None:
             db.execute("analyze")
         db.commit()
+
+
+def _gathered_rows(databases) -> dict[str, list[tuple]]:
+    """The summary lines of the publishers' databases given, table by table."""
+    rows: dict[str, list[tuple]] = {table: [] for table in GATHERED}
+    for path in databases:
+        with closing(sqlite3.connect(path)) as db:
+            for table in GATHERED:
+                rows[table] += db.execute(f"select * from {table}").fetchall()
+    return rows
+
+
+# The combined database's tables holding some publishers' rows, and the column saying whose.
+OWNED_BY = {"payments": "publisher_id", "files": "publisher_id", "quarantine": "publisher_id",
+            "supplier_aliases": "publisher_id", "publishers": "id", "flows": "payer_id",
+            "spend_by_month": "publisher_id", "spend_by_service": "publisher_id",
+            "spend_by_expense_type": "publisher_id", "spend_by_supplier": "publisher_id",
+            "flow_totals": "payer_id", "scorecard": "publisher_id",
+            "publisher_summary": "publisher_id"}
+
+
+def _update_combined(engine: sa.Engine, combined: Path, stale: list[str], gone: list[str],
+                     gathered: dict[str, list[tuple]], withheld: tuple[str, ...]
+                     ) -> dict[str, int]:
+    """Replace the rows of the STALE and GONE publishers in the combined database by the
+    warehouse's, their search entries and their summary lines (GATHERED), and take the
+    suppliers whole, in one transaction with a rollback journal. Returns how many payments
+    were removed and added."""
+    ids = sorted(set(stale) | set(gone))
+    source = _sqlite_file(engine)
+    db = sqlite3.connect(combined if source is None else source, isolation_level=None)
+    schema = "main" if source is None else "site"
+    with closing(db):
+        if source is not None:
+            db.execute("attach database ? as site", (str(combined),))
+        db.execute(f"PRAGMA {schema}.journal_mode=DELETE")
+        db.execute(f"PRAGMA {schema}.synchronous=NORMAL")
+        if source is not None and stale:
+            db.execute(f"create temp table payees as {_sql(engine, _payees(stale))}")
+            db.execute(f"create index temp.payees_lookup on payees ({_quoted(PAYEE_COLUMNS)})")
+        db.execute("begin")
+        try:
+            counts = _replace_rows(engine, db, schema, ids, stale, gathered, withheld,
+                                   attached=source is not None)
+            db.execute("commit")
+        except BaseException:
+            db.execute("rollback")
+            raise
+    return counts
+
+
+def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
+                  gathered: dict[str, list[tuple]], withheld: tuple[str, ...],
+                  attached: bool) -> dict[str, int]:
+    marks = ",".join("?" * len(ids))
+    removed = db.execute(f"select count(*) from {schema}.payments where publisher_id in "
+                         f"({marks})", ids).fetchone()[0]
+    db.execute(f"insert into {schema}.payments_fts(payments_fts, rowid, beneficiary_name, "
+               f"purpose) select 'delete', id, beneficiary_name, purpose from "
+               f"{schema}.payments where publisher_id in ({marks})", ids)
+    for table, column in OWNED_BY.items():
+        db.execute(f"delete from {schema}.{table} where {column} in ({marks})", ids)
+    db.execute(f"delete from {schema}.publisher_flows where payer_id in ({marks}) "
+               f"or payee_id in ({marks})", ids + ids)
+    db.execute(f"delete from {schema}.suppliers")
+    queries = _copy_queries(db, stale, schema, PAYEES if attached else None, withheld) \
+        if stale else []
+    names = [c for c in _columns(db, schema, "suppliers") if c in suppliers.c]
+    queries.append(("suppliers", names, sa.select(*(suppliers.c[c] for c in names))))
+    for table, columns, query in queries:
+        insert = f"insert into {schema}.{table} ({_quoted(columns)}) "
+        if attached:
+            db.execute(insert + _sql(engine, query))
+            continue
+        with engine.connect() as conn, conn.execution_options(
+                stream_results=True, yield_per=COPY_CHUNK_ROWS).execute(query) as result:
+            for chunk in result.partitions():
+                db.executemany(insert + f"values ({','.join('?' * len(columns))})",
+                               map(tuple, chunk))
+    added = 0
+    if stale:
+        marks = ",".join("?" * len(stale))
+        db.execute(f"insert into {schema}.payments_fts(rowid, beneficiary_name, purpose) "
+                   f"select id, beneficiary_name, purpose from {schema}.payments "
+                   f"where publisher_id in ({marks})", stale)
+        added = db.execute(f"select count(*) from {schema}.payments where publisher_id in "
+                           f"({marks})", stale).fetchone()[0]
+    for table, rows in gathered.items():
+        if rows:
+            db.executemany(f"insert into {schema}.{table} values "
+                           f"({','.join('?' * len(rows[0]))})", rows)
+    # The query planner's statistics, from a sample of each index: a full ANALYZE reads
+    # every row, and statistics need only be about right.
+    db.execute(f"PRAGMA {schema}.analysis_limit=1000")
+    db.execute(f"analyze {schema}")
+    return {"removed": removed, "added": added}
+
+
+def _sql(engine: sa.Engine, query: sa.Select) -> str:
+    return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _gather(combined: Path, building: Path, publisher_ids: list[str]) -> None:
@@ -213,7 +463,8 @@ def _copy_attached(engine: sa.Engine, source: Path, target: Path,
         db.execute("attach database ? as site", (str(target),))
         _tune(db, "site")
         # Each spelling's payee, once, in a covering index that every payment is looked up in.
-        db.execute(f"create temp table payees as {sql(_payees(publisher_id))}")
+        ids = [publisher_id] if isinstance(publisher_id, str) else publisher_id
+        db.execute(f"create temp table payees as {sql(_payees(ids))}")
         db.execute(f"create index temp.payees_lookup on payees ({_quoted(PAYEE_COLUMNS)})")
         for table, names, query in _copy_queries(db, publisher_id, "site", PAYEES, withheld):
             db.execute(f"insert into site.{table} ({_quoted(names)}) {sql(query)}")
@@ -236,25 +487,32 @@ def _copy_streamed(engine: sa.Engine, target: Path, publisher_id: str | None = N
         db.commit()
 
 
-def _copy_queries(site: sqlite3.Connection, publisher_id: str | None = None,
+def _copy_queries(site: sqlite3.Connection, publisher_id: str | list[str] | None = None,
                   schema: str = "main", payees: sa.TableClause | None = None,
                   withheld: tuple[str, ...] = ()) -> list[tuple[str, list[str], sa.Select]]:
     """(site table, its columns, the warehouse SELECT that fills them) for every table the
-    warehouse fills, cut down to one publisher's rows when PUBLISHER_ID is given. PAYEES: a
-    table holding _payees() already, else they are a subquery. WITHHELD: spellings whose every
-    payment is withheld."""
+    warehouse fills: all rows; one publisher's database's (PUBLISHER_ID a string); or, for
+    updating the combined database, the rows of a list of publishers, less the suppliers
+    (which the combined database takes whole). PAYEES: a table holding _payees() already, else
+    they are a subquery. WITHHELD: spellings whose every payment is withheld."""
+    ids = [publisher_id] if isinstance(publisher_id, str) else publisher_id
+
     def cut(query: sa.Select, table: str) -> sa.Select:
-        return query if publisher_id is None else query.where(_cut(table, publisher_id))
+        return query if ids is None else query.where(_cut(table, ids))
 
     queries = []
     for table in COPIED:
         names = [c for c in _columns(site, schema, table.name) if c in table.c]
+        if table is suppliers and ids is not None:
+            if isinstance(publisher_id, str):
+                queries.append((table.name, names, _own_suppliers(publisher_id)))
+            continue
         shown = _quarantine_shown() if table is quarantine else {}
         query = sa.select(*(shown.get(c, table.c[c]).label(c) for c in names))
         queries.append((table.name, names, cut(query, table.name)))
     queries.append(("publisher_flows", _columns(site, schema, "publisher_flows"),
                     cut(_publisher_flows(), "publisher_flows")))
-    payees = _payees(publisher_id).subquery("payees") if payees is None else payees
+    payees = _payees(ids).subquery("payees") if payees is None else payees
     derived = _payment_columns(payees, withheld)
     names = [c for c in _columns(site, schema, "payments") if c in derived or c in payments.c]
     live = (payments.join(files, payments.c.file_id == files.c.id)
@@ -266,19 +524,40 @@ def _copy_queries(site: sqlite3.Connection, publisher_id: str | None = None,
     return queries
 
 
-def _cut(table: str, publisher_id: str) -> sa.ColumnElement:
-    """A publisher's rows of a table: those it published, paid or was paid."""
+def _cut(table: str, publisher_ids: list[str]) -> sa.ColumnElement:
+    """Some publishers' rows of a table: those they published, paid or were paid."""
     if table == "publishers":
-        return publishers.c.id == publisher_id
-    if table == "suppliers":
-        return suppliers.c.id.in_(sa.select(supplier_aliases.c.supplier_id)
-                                  .where(supplier_aliases.c.publisher_id == publisher_id))
+        return publishers.c.id.in_(publisher_ids)
     if table == "flows":
-        return flows.c.payer_id == publisher_id
+        return flows.c.payer_id.in_(publisher_ids)
     if table == "publisher_flows":
-        return sa.or_(flows.c.payer_id == publisher_id, flows.c.payee_id == publisher_id)
+        return sa.or_(flows.c.payer_id.in_(publisher_ids), flows.c.payee_id.in_(publisher_ids))
     return {"files": files, "quarantine": quarantine, "supplier_aliases": supplier_aliases,
-            "payments": payments}[table].c.publisher_id == publisher_id
+            "payments": payments}[table].c.publisher_id.in_(publisher_ids)
+
+
+def _own_suppliers(publisher_id: str) -> sa.Select:
+    """A publisher's database's suppliers: each supplier it paid, named as everywhere, with
+    its method, spellings and totals from this publisher's payments alone, so that the
+    database changes only when this publisher's data (or a supplier's name) does."""
+    alias = supplier_aliases.c
+    rank = sa.func.min(sa.case(*((alias.method == m, n) for m, n in METHOD_RANK.items()),
+                               else_=9))
+    return (sa.select(suppliers.c.id, suppliers.c.name, suppliers.c.org_id,
+                      suppliers.c.publisher_id,
+                      sa.case(*((rank == n, m) for m, n in METHOD_RANK.items()),
+                              else_=suppliers.c.method).label("method"),
+                      sa.func.min(alias.confidence).label("confidence"),
+                      sa.func.count(sa.distinct(alias.spelling)).label("spellings"),
+                      sa.literal(1).label("payers"),
+                      sa.cast(sa.func.sum(alias.payments), sa.BigInteger).label("payments"),
+                      sa.cast(sa.func.sum(alias.total_pence), sa.BigInteger)
+                      .label("total_pence"))
+            .select_from(suppliers.join(supplier_aliases, alias.supplier_id == suppliers.c.id))
+            .where(alias.publisher_id == publisher_id)
+            .group_by(suppliers.c.id, suppliers.c.name, suppliers.c.org_id,
+                      suppliers.c.publisher_id, suppliers.c.method)
+            .order_by(suppliers.c.id))
 
 
 def _publisher_flows() -> sa.Select:
@@ -290,15 +569,15 @@ def _publisher_flows() -> sa.Select:
             .where(flows.c.payee_is_publisher.is_(True)).group_by(*key).order_by(*key))
 
 
-def _payees(publisher_id: str | None = None) -> sa.Select:
+def _payees(publisher_ids: list[str] | None = None) -> sa.Select:
     """Each spelling's payee key, supplier and (if the supplier publishes too) publisher: all
-    of them, or one publisher's."""
+    of them, or some publishers'."""
     alias = supplier_aliases.c
     query = (sa.select(*(alias[c] for c in PAYEE_COLUMNS[:-1]),
                        suppliers.c.publisher_id.label(PAYEE_COLUMNS[-1]))
              .select_from(supplier_aliases.outerjoin(suppliers,
                                                      suppliers.c.id == alias.supplier_id)))
-    return query if publisher_id is None else query.where(alias.publisher_id == publisher_id)
+    return query if publisher_ids is None else query.where(alias.publisher_id.in_(publisher_ids))
 
 
 def _payment_columns(payees: sa.FromClause, withheld: tuple[str, ...] = ()
@@ -398,33 +677,47 @@ def _index(db: sqlite3.Connection) -> None:
                "payment_date, amount_pence)")
 
 
-def _inspect(building: Path, names: list[str]) -> None:
-    """Datasette's inspect file: table counts and hashes computed once, so immutable serving
-    starts fast. The combined database is about half the bytes, so a big one is inspected
-    beside the rest (a small site is not worth starting a second Datasette)."""
-    combined = (building / f"{names[0]}.db").stat().st_size
-    split = WORKERS > 1 and len(names) > 1 and combined > INSPECT_APART_BYTES
-    groups = [names[:1], names[1:]] if split else [names]
-    parts = [building / f"inspect-{i}.json" for i in range(len(groups))]
-    running = [subprocess.Popen([sys.executable, "-m", "datasette", "inspect",
-                                 *[str(building / f"{n}.db") for n in group],
-                                 "--inspect-file", str(part)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-               for group, part in zip(groups, parts, strict=True)]
-    inspected = {}
-    for process, part in zip(running, parts, strict=True):
-        _, error = process.communicate()
-        if process.returncode:
-            raise subprocess.CalledProcessError(process.returncode, process.args, stderr=error)
-        inspected |= json.loads(part.read_text(encoding="utf-8"))
-        part.unlink()
-    (building / "inspect.json").write_text(json.dumps(inspected, indent=2), encoding="utf-8")
+def _describe(generation: Path, names: list[str], known: dict[str, dict | None],
+              built_from: dict) -> None:
+    """metadata.json from the combined database's summary lines, and Datasette's inspect
+    file (each table's count, each database's size) so immutable serving starts fast. A
+    database in KNOWN with None is unchanged: its entry is kept; the combined database's
+    payments are counted from the rows an update removed and added."""
+    with closing(sqlite3.connect(generation / f"{COMBINED}.db")) as db:
+        rows = pd.read_sql("select s.*, p.website, p.licence from publisher_summary s join "
+                           "publishers p on p.id = s.publisher_id order by s.name", db)
+    (generation / "metadata.json").write_text(
+        json.dumps(site_metadata(rows), indent=2, ensure_ascii=False), encoding="utf-8")
+    inspect = generation / "inspect.json"
+    old = json.loads(inspect.read_text(encoding="utf-8")) if inspect.exists() else {}
+    entries = {}
+    for name in names:
+        path = generation / f"{name}.db"
+        delta = known.get(name, {})
+        if delta is None and name in old:
+            entries[name] = {**old[name], "file": str(path)}
+            continue
+        tables = old.get(name, {}).get("tables", {}) if delta else {}
+        entries[name] = _inspected(path, built_from["publishers"].get(name, ""), tables, delta)
+    temporary = inspect.with_name("inspect.json.new")
+    temporary.write_text(json.dumps(entries, indent=2), encoding="utf-8")
+    os.replace(temporary, inspect)
 
 
-def _swap(building: Path, site_dir: Path) -> None:
-    old = site_dir.with_name(site_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if site_dir.exists():
-        site_dir.rename(old)
-    building.rename(site_dir)
-    shutil.rmtree(old, ignore_errors=True)
+def _inspected(path: Path, fingerprint: str, before: dict, delta: dict | None) -> dict:
+    """One database's entry of Datasette's inspect file, as `datasette inspect` writes it:
+    every table's rows counted, except that with DELTA the payments (and their search index,
+    which holds one entry per payment) are counted from BEFORE and the rows removed and added.
+    The hash stands for what the database was built from: Datasette only shows it."""
+    counts = {}
+    with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as db:
+        for (table,) in db.execute("select name from sqlite_master where type = 'table'"):
+            if delta and table in ("payments", "payments_fts") and table in before:
+                counts[table] = before[table]["count"] - delta["removed"] + delta["added"]
+            elif table == "payments_fts":
+                counts[table] = db.execute("select count(*) from payments").fetchone()[0]
+            else:
+                counts[table] = db.execute(f'select count(*) from "{table}"').fetchone()[0]
+    digest = hashlib.sha256(f"{path.name}:{fingerprint}".encode()).hexdigest()
+    return {"hash": digest, "size": path.stat().st_size, "file": str(path),
+            "tables": {table: {"count": count} for table, count in counts.items()}}

@@ -142,3 +142,14 @@ flows = sa.Table(
     sa.Column("amount_pence", sa.BigInteger, nullable=False),
 )
 sa.Index("flows_payee", flows.c.payee_id)
+
+# What warehouse/flows.py last resolved each publisher's payments from, so that a load redoes
+# only the publishers it changed. The row '*' holds what every decision depends on (the
+# registry, the curated suppliers and the resolution code); when that changes, all are redone.
+resolution_state = sa.Table(
+    "resolution_state", metadata,
+    sa.Column("publisher_id", sa.String(120), primary_key=True),
+    sa.Column("files_digest", sa.String(64), nullable=False),  # its file versions, resolved
+    sa.Column("site_token", sa.String(32), nullable=False),  # new whenever its site data changed
+    sa.Column("personal_spellings", sa.Text, nullable=False),  # JSON: names flagged as people
+)

@@ -1,0 +1,185 @@
+"""Incremental publishing: a change rebuilds only the publishers it affects, and the site and
+the flows it leaves equal those a full build makes from the same warehouse; a generation a
+server holds is never written, and an update that fails leaves the site as it was."""
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from orchestration.assets import published_by_publisher
+from sources.archive import Archive
+from sources.registry import Publisher, load_registry
+from warehouse import flows, generations
+from warehouse import site as warehouse_site
+from warehouse.engine import connect
+from warehouse.load import load_file, upsert_publisher
+from warehouse.site import build_site
+
+SMALL = """Body Name,Payment Date,Transaction Number,Amount,Supplier Name,Expense Type,Service
+Extra Trust,03/04/2024,T1,"1,200.00",Moorland Energy Supply Ltd,Energy,Estates
+Extra Trust,04/04/2024,T2,640.50,Brand New Widgets Ltd,Supplies,Estates
+Extra Trust,05/04/2024,T3,99.99,Northmoor Borough Council,Rent,Estates
+"""
+
+
+@pytest.fixture()
+def copied(demo, tmp_path):
+    """A copy of the demo's data folder (warehouse, archive and site) to change."""
+    _, _, data = demo
+    target = tmp_path / "data"
+    shutil.copytree(data, target, symlinks=True,
+                    ignore=shutil.ignore_patterns("demo-world", generations.LOCK))
+    registry = load_registry(data / "demo-world" / "registry.yaml")
+    engine = connect(f"sqlite:///{target / 'warehouse.db'}")
+    yield target, registry, engine
+    engine.dispose()
+
+
+def _published(registry, data: Path) -> dict:
+    return published_by_publisher(registry, Archive(data / "raw"))
+
+
+def _tables(path: Path) -> dict[str, list]:
+    """Every table's rows, sorted: what a reader can see, whatever the order of insertion."""
+    with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as db:
+        names = [r[0] for r in db.execute("select name from sqlite_master where type = 'table' "
+                                          "and name not like 'payments_fts%' "
+                                          "and name != 'sqlite_stat1'")]
+        found = {}
+        for name in names:
+            columns = [r[1] for r in db.execute(f"pragma table_info({name})")
+                       if not (name == "supplier_aliases" and r[1] == "id")]
+            found[name] = sorted(db.execute(f"select {', '.join(columns)} from {name}"
+                                            ).fetchall(), key=repr)
+        found["search"] = sorted(db.execute(
+            "select rowid from payments_fts where payments_fts match 'energy OR care OR ltd'"
+        ).fetchall())
+        return found
+
+
+def _same_site(updated: Path, full: Path) -> None:
+    names = sorted(p.name for p in updated.glob("*.db"))
+    assert names == sorted(p.name for p in full.glob("*.db"))
+    for name in names:
+        assert _tables(updated / name) == _tables(full / name), name
+    def counts(site: Path) -> dict:
+        # Search-index segments and planner statistics depend on how the rows came in.
+        return {name: {t: c for t, c in entry["tables"].items()
+                       if not t.startswith(("payments_fts_", "sqlite_stat"))}
+                for name, entry in json.loads((site / "inspect.json").read_text()).items()}
+
+    assert counts(updated) == counts(full)
+    assert json.loads((updated / "metadata.json").read_text()) == json.loads(
+        (full / "metadata.json").read_text())
+
+
+def _flow_tables(engine) -> dict[str, list]:
+    with engine.connect() as conn:
+        return {name: sorted(conn.execute(sa.text(f"select {columns} from {name}")).all(),
+                             key=repr)
+                for name, columns in (("suppliers", "*"), ("flows", "*"), (
+                    "supplier_aliases", "publisher_id, spelling, company_number, "
+                    "charity_number, supplier_id, payee_key, method, confidence, payments, "
+                    "total_pence"))}
+
+
+def test_the_demos_republish_updated_the_site_in_place_and_it_equals_a_full_build(demo,
+                                                                                   copied):
+    target, registry, engine = copied
+    site_dir = target / "site"
+    assert site_dir.is_symlink()
+    full = build_site(engine, target / "full", _published(registry, target), full=True)
+    assert full.mode == "full"
+    _same_site(site_dir.resolve(), full.site_dir)
+
+
+def test_a_new_publishers_load_rebuilds_its_database_and_who_it_pays(copied, tmp_path):
+    target, registry, engine = copied
+    before = _flow_tables(engine)
+    path = tmp_path / "extra.csv"
+    path.write_text(SMALL, encoding="utf-8")
+    extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
+    upsert_publisher(engine, extra)
+    assert load_file(engine, extra, "local:extra.csv", path).rows_loaded == 3
+
+    summary = flows.update(engine, registry)
+    assert summary.mode == "incremental" and summary.redone == ["extra-trust"]
+    assert summary.new_spellings == 1  # Brand New Widgets Ltd; the others were known
+    after = _flow_tables(engine)
+    assert [r for r in after["flows"] if r[0] != "extra-trust"] == before["flows"]
+
+    rebuilt = target / "rebuilt.db"
+    with closing(sqlite3.connect(target / "warehouse.db")) as source, \
+            closing(sqlite3.connect(rebuilt)) as copy:
+        source.backup(copy)  # with what its write-ahead log holds
+    full_engine = connect(f"sqlite:///{rebuilt}")
+    flows.rebuild(full_engine, registry)
+    assert _flow_tables(full_engine) == after
+    full_engine.dispose()
+
+    published = _published(registry, target)
+    site = build_site(engine, target / "site", published)
+    assert site.mode == "incremental"
+    # Its own database; the council it paid (its 'paid by'); and those whose supplier totals
+    # it changed keep their databases: a publisher's database holds its own totals.
+    assert set(site.rebuilt) == {"extra-trust", "northmoor-borough-council"}
+    assert build_site(engine, target / "site", published).mode == "unchanged"
+    _same_site((target / "site").resolve(),
+               build_site(engine, target / "full", published, full=True).site_dir)
+
+
+def test_a_generation_a_server_holds_is_never_written(copied, tmp_path):
+    target, registry, engine = copied
+    site_dir = target / "site"
+    served = site_dir.resolve()
+    stamp = {p.name: p.stat().st_mtime_ns for p in served.glob("*")}
+    lock = generations.hold_for_serving(served)
+    try:
+        path = tmp_path / "extra.csv"
+        path.write_text(SMALL, encoding="utf-8")
+        extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
+        upsert_publisher(engine, extra)
+        load_file(engine, extra, "local:extra.csv", path)
+        flows.update(engine, registry)
+        summary = build_site(engine, site_dir, _published(registry, target))
+    finally:
+        import os
+        os.close(lock)
+    assert summary.mode == "incremental" and site_dir.resolve() != served
+    assert {p.name: p.stat().st_mtime_ns for p in served.glob("*")
+            if p.name != generations.LOCK} == {k: v for k, v in stamp.items()
+                                               if k != generations.LOCK}
+    assert (site_dir / "extra-trust.db").exists() and not (served / "extra-trust.db").exists()
+
+
+def test_an_update_that_fails_leaves_the_site_as_it_was(copied, tmp_path, monkeypatch):
+    target, registry, engine = copied
+    site_dir = target / "site"
+    served = site_dir.resolve()
+    before = _tables(served / "moneytrail.db")
+    state = generations.state(served)
+    path = tmp_path / "extra.csv"
+    path.write_text(SMALL, encoding="utf-8")
+    extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
+    upsert_publisher(engine, extra)
+    load_file(engine, extra, "local:extra.csv", path)
+    flows.update(engine, registry)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(warehouse_site, "_gathered_rows", lambda paths: {
+        "publisher_summary": [("x",) * 99]})  # a row that cannot be inserted: rolls back
+    with pytest.raises(sqlite3.Error):
+        build_site(engine, site_dir, _published(registry, target))
+    assert site_dir.resolve() == served and generations.state(served) == state
+    assert _tables(served / "moneytrail.db") == before
+    assert not list(served.glob("*.new"))
+    monkeypatch.undo()
+    assert build_site(engine, site_dir, _published(registry, target)).mode == "incremental"
+    assert (site_dir / "extra-trust.db").exists()
