@@ -4,10 +4,8 @@ import dagster as dg
 
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
 from sources.harvest import harvest_publisher
-from sources.archive import Archive
-from sources.registry import Registry
 from warehouse.flows import update
-from warehouse.ingest import load_archived, published_dates
+from warehouse.ingest import load_archived, published_by_publisher
 from warehouse.load import set_publisher_status, upsert_publisher
 from warehouse.site import build_site
 
@@ -68,10 +66,10 @@ def money_flows(registry: RegistryResource, warehouse: Warehouse) -> dg.Material
 
 
 @dg.asset(deps=[money_flows], group_name="site")
-def site(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResult:
+def site(warehouse: Warehouse) -> dg.MaterializeResult:
     """The Datasette databases: one per publisher and one combined, rebuilt for the publishers
     whose data changed."""
-    published = published_by_publisher(registry.load(), warehouse.archive())
+    published = published_by_publisher(warehouse.engine(), warehouse.archive())
     summary = build_site(warehouse.engine(), warehouse.site_dir(), published)
     return dg.MaterializeResult(metadata={"mode": summary.mode,
                                           "databases_rebuilt": len(summary.rebuilt),
@@ -79,7 +77,3 @@ def site(registry: RegistryResource, warehouse: Warehouse) -> dg.MaterializeResu
                                           "payments": summary.payments,
                                           "path": str(summary.site_dir)})
 
-
-def published_by_publisher(registry: Registry, archive: Archive) -> dict[str, dict[str, str]]:
-    """When each registered publisher's files appeared, for the timeliness score."""
-    return {p.id: published_dates(archive, p.id) for p in registry}

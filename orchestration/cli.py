@@ -12,7 +12,6 @@ from schemas.money import pence_to_pounds
 from schemas.render import render_text
 from schemas.validate import report_file
 from sources.registry import UK_REGISTRY
-from warehouse.serving import datasette_arguments
 
 DATA_DIR = click.option("--data-dir", default="data", show_default=True,
                         type=click.Path(file_okay=False, path_type=Path),
@@ -73,7 +72,7 @@ def _run(registry_path: Path, data_dir: Path, ids: list[str], allow_private: boo
             bar.update(1, step)
 
         return run_pipeline(registry_path, data_dir, [p.id for p in chosen], allow_private,
-                            advance)
+                            advance, tell=lambda line: click.echo(f"\n{line}", err=True))
 
 
 def _report(summaries, as_json: bool) -> None:
@@ -88,8 +87,10 @@ def _report(summaries, as_json: bool) -> None:
 @click.option("--publisher", "publisher_id", required=True,
               help="Publisher id (from the registry, or a new one to preview).")
 @click.option("--name", default=None, help="Display name for a publisher not in the registry.")
-@click.option("--registry", "registry_path", default=str(UK_REGISTRY), show_default=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--registry", "registry_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The registry payees are resolved with: by default the one the data folder's "
+                   "last `moneytrail run` used, else the UK registry.")
 @click.option("--schema", default="spend", show_default=True,
               type=click.Choice(["spend", "purchase-card"]))
 @DATA_DIR
@@ -97,13 +98,12 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
          schema: str, data_dir: Path) -> None:
     """Load local files through the same read, validate and load path, then build the site,
     so a publisher can preview its own site before publishing."""
-    from orchestration.runner import summarise, summary_table
+    from orchestration.summary import registry_used, summarise, summary_table
     from sources.registry import Publisher, load_registry
     from warehouse.engine import connect, warehouse_url
     from warehouse.load import load_file, upsert_publisher
-    from warehouse.site import build_site
 
-    registry = load_registry(registry_path)
+    registry = load_registry(registry_path or registry_used(data_dir))
     publisher = registry.publishers.get(publisher_id) or Publisher(
         id=publisher_id, org_id=f"XX-LOCAL-{publisher_id}", name=name or publisher_id,
         kind="other")
@@ -114,9 +114,26 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
         detail = f": {outcome.message}" if outcome.message else ""
         click.echo(f"{path.name}: {outcome.status}, {outcome.rows_loaded} rows loaded, "
                    f"{outcome.rows_quarantined} quarantined{detail}")
-    site = build_site(engine, data_dir / "site")
+    _publish(engine, registry, data_dir)
     click.echo(summary_table([summarise(engine, publisher.id, [])]))
-    click.echo(f"site built in {site.site_dir}: moneytrail serve --data-dir {data_dir}")
+    click.echo(f"site built in {data_dir / 'site'}: moneytrail serve --data-dir {data_dir}")
+
+
+def _publish(engine, registry, data_dir: Path):
+    """Resolve the payees and update the site for what a load changed, and say what was
+    redone (warehouse.flows.update, warehouse.site.build_site)."""
+    from orchestration.summary import publish_line
+    from sources.archive import Archive
+    from warehouse.flows import update
+    from warehouse.ingest import published_by_publisher
+    from warehouse.site import build_site
+
+    flows = update(engine, registry)
+    site = build_site(engine, data_dir / "site",
+                      published_by_publisher(engine, Archive(data_dir / "raw")))
+    click.echo(publish_line(flows.mode, len(flows.redone), flows.new_spellings, site.mode,
+                            len(site.rebuilt), len(site.databases) - 1), err=True)
+    return site
 
 
 @main.command()
@@ -133,8 +150,15 @@ def serve(data_dir: Path, host: str, port: int) -> None:
 
 
 def _serve(site_dir: Path, host: str, port: int) -> None:
+    from warehouse.serving import datasette_arguments, hold_site
+
+    try:
+        # Held until Datasette exits: updates write a spare generation meanwhile.
+        generation = hold_site(site_dir)
+    except (FileNotFoundError, RuntimeError) as problem:
+        raise click.ClickException(str(problem)) from None
     command = [sys.executable, "-m", "datasette", "serve", "--host", host, "--port", str(port),
-               *datasette_arguments(site_dir)]
+               *datasette_arguments(generation)]
     click.echo(f"serving the site at http://{host}:{port}/ (Ctrl-C to stop)")
     sys.stdout.flush()
     os.execv(sys.executable, command)

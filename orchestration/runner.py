@@ -1,8 +1,6 @@
 """Run the Dagster assets in-process, publisher by publisher, for the `moneytrail` command."""
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +8,6 @@ import sqlalchemy as sa
 
 from orchestration.assets import (
     money_flows,
-    published_by_publisher,
     publisher_partitions,
     raw_files,
     site,
@@ -18,30 +15,22 @@ from orchestration.assets import (
 )
 from orchestration.checks import ALL_CHECKS
 from orchestration.resources import HttpClient, make_resources
-from schemas.money import pence_to_pounds
+from orchestration.summary import (  # noqa: F401 (the runner's results, re-exported)
+    PublisherSummary,
+    publish_line,
+    remember_registry,
+    summaries_json,
+    summarise,
+    summary_table,
+)
 from sources.harvest import HarvestSettings
 from sources.registry import load_registry
 from warehouse import flows as warehouse_flows
 from warehouse import site as warehouse_site
-from warehouse.tables import LIVE, files, payments, publishers, quarantine
+from warehouse.ingest import published_by_publisher
 
 # The command prints its own progress and summary; Dagster's step-by-step log is for the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-@dataclass
-class PublisherSummary:
-    """One line of the end-of-run table."""
-
-    publisher_id: str
-    name: str
-    files: int = 0
-    rows: int = 0
-    quarantined: int = 0
-    total_pence: int = 0
-    status: str = ""
-    message: str = ""
-    failed_checks: list[str] = field(default_factory=list)
 
 
 def run_pipeline(
@@ -65,6 +54,7 @@ def run_pipeline(
     Dagster does not even run them: a rerun with nothing new costs only the harvest.
     """
     registry = load_registry(registry_path)
+    remember_registry(data_dir, registry_path)
     chosen = registry.select(publisher_ids)
     resources = make_resources(str(registry_path), str(data_dir), allow_private)
     if http is not None:
@@ -93,16 +83,9 @@ def redone(result) -> str:
         for event in result.asset_materializations_for_node(node):
             said[node] = {k: v.value for k, v in event.metadata.items()}
     flows, built = said.get("money_flows", {}), said.get("site", {})
-    flows_line = {"full": "every publisher's payees resolved",
-                  "unchanged": "no payees to resolve"}.get(
-        flows.get("mode"), f"payees resolved again for {flows.get('publishers_redone', 0)} "
-                           f"publisher(s) ({flows.get('new_spellings', 0)} new spellings)")
-    site_line = {"full": f"site built whole ({built.get('databases', 0)} databases)",
-                 "unchanged": "site unchanged"}.get(
-        built.get("mode"), f"site updated: {built.get('databases_rebuilt', 0)} of "
-                           f"{built.get('databases', 1) - 1} publishers' databases rebuilt, "
-                           "the combined one updated in place")
-    return f"{flows_line}; {site_line}"
+    return publish_line(flows.get("mode", ""), flows.get("publishers_redone", 0),
+                        flows.get("new_spellings", 0), built.get("mode", ""),
+                        built.get("databases_rebuilt", 0), built.get("databases", 1) - 1)
 
 
 def up_to_date(engine: sa.Engine, registry, data_dir: Path) -> bool:
@@ -111,7 +94,7 @@ def up_to_date(engine: sa.Engine, registry, data_dir: Path) -> bool:
         return False
     archive = make_resources("", str(data_dir))["warehouse"].archive()
     return warehouse_site.up_to_date(engine, data_dir / "site",
-                                     published_by_publisher(registry, archive))
+                                     published_by_publisher(engine, archive))
 
 
 def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
@@ -127,40 +110,3 @@ def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
             e.check_name for e in result.get_asset_check_evaluations() if not e.passed
         ]
     return checks_failed
-
-
-def summarise(engine: sa.Engine, publisher_id: str, failed: list[str]) -> PublisherSummary:
-    """Files, rows, quarantine and total for one publisher, as the warehouse holds them now."""
-    live = files.c.status.in_(LIVE)
-    with engine.connect() as conn:
-        who = conn.execute(sa.select(publishers).where(publishers.c.id == publisher_id)).first()
-        count = conn.execute(sa.select(sa.func.count()).where(
-            files.c.publisher_id == publisher_id, live)).scalar()
-        rows, total = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(
-            sa.func.sum(payments.c.amount_pence), 0)).where(
-            payments.c.publisher_id == publisher_id)).one()
-        held = conn.execute(sa.select(sa.func.count()).where(
-            quarantine.c.publisher_id == publisher_id)).scalar()
-    return PublisherSummary(
-        publisher_id, who.name if who else publisher_id, count, rows, held, int(total),
-        (who.status or "") if who else "not run", (who.status_message or "") if who else "",
-        failed,
-    )
-
-
-def summary_table(rows: list[PublisherSummary]) -> str:
-    """The per-publisher table printed at the end of a run."""
-    lines = [f"{'publisher':34} {'files':>5} {'rows':>8} {'quarant.':>8} {'total':>18}  status"]
-    for row in rows:
-        pounds = pence_to_pounds(row.total_pence)
-        status = row.status + (f" (checks: {', '.join(row.failed_checks)})"
-                               if row.failed_checks else "")
-        lines.append(f"{row.publisher_id[:34]:34} {row.files:>5} {row.rows:>8} "
-                     f"{row.quarantined:>8} {pounds:>18}  {status}")
-        if row.message:
-            lines.append(f"{'':34}   {row.message[:200]}")
-    return "\n".join(lines)
-
-
-def summaries_json(rows: list[PublisherSummary]) -> str:
-    return json.dumps([row.__dict__ for row in rows], indent=2)

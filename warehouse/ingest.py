@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sources.archive import Archive
 from sources.registry import Publisher
 from warehouse.load import LoadOutcome, load_file, mark_withdrawn
+from warehouse.tables import publishers
 
 
 def load_archived(engine: sa.Engine, publisher: Publisher, archive: Archive) -> list[LoadOutcome]:
@@ -32,3 +33,11 @@ def published_dates(archive: Archive, publisher_id: str) -> dict[str, str]:
         url: archive.latest(url).last_modified or archive.latest(url).fetched_at
         for url in archive.known_urls(publisher_id)
     }
+
+
+def published_by_publisher(engine: sa.Engine, archive: Archive) -> dict[str, dict[str, str]]:
+    """When the files of each publisher in the warehouse appeared, for the timeliness score:
+    from the archive, whichever registry (or local load) brought them."""
+    with engine.connect() as conn:
+        ids = conn.execute(sa.select(publishers.c.id).order_by(publishers.c.id)).scalars()
+        return {p: published_dates(archive, p) for p in ids}

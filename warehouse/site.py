@@ -206,8 +206,11 @@ def _update(engine: sa.Engine, target: Path, now: Path, built_from: dict,
     """Bring generation TARGET to BUILT_FROM: the databases of publishers whose fingerprint
     differs are built again (or linked from the current generation, which has them), and the
     combined database takes their rows in one transaction. Until it commits, the new databases
-    have temporary names, so a failure leaves TARGET as it was."""
-    old = generations.state(target)["publishers"]
+    have temporary names, so a failure leaves TARGET as it was. While the combined database is
+    written TARGET has no state file, so that a process killed then leaves a generation that
+    nothing serves (an immutable reader would not roll its journal back)."""
+    was = generations.state(target)
+    old = was["publishers"]
     want = built_from["publishers"]
     current = generations.state(now)["publishers"] if now != target else {}
     stale = sorted(p for p in want if old.get(p) != want[p])
@@ -225,13 +228,17 @@ def _update(engine: sa.Engine, target: Path, now: Path, built_from: dict,
         cards = {p: scorecard.scorecard(engine, p, published.get(p, {})) for _, p in build}
         _build_all(engine, build, cards, withheld)
         gathered = _gathered_rows(fresh.values())
-        counts = _update_combined(engine, target / f"{COMBINED}.db", stale, gone, gathered,
-                                  withheld)
+        generations.clear_state(target)
+        try:
+            counts = _update_combined(engine, target / f"{COMBINED}.db", stale, gone, gathered,
+                                      withheld)
+        except BaseException:
+            generations.write_state(target, was)  # rolled back: as it was
+            raise
     except BaseException:
         for path in fresh.values():
             path.unlink(missing_ok=True)
         raise
-    generations.clear_state(target)
     for publisher_id, path in fresh.items():
         os.replace(path, target / f"{publisher_id}.db")
     for publisher_id in gone:

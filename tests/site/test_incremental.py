@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from orchestration.assets import published_by_publisher
 from sources.archive import Archive
 from sources.registry import Publisher, load_registry
 from warehouse import flows, generations
 from warehouse import site as warehouse_site
 from warehouse.engine import connect
+from warehouse.ingest import published_by_publisher
 from warehouse.load import load_file, upsert_publisher
 from warehouse.site import build_site
 
@@ -41,7 +41,10 @@ def copied(demo, tmp_path):
 
 
 def _published(registry, data: Path) -> dict:
-    return published_by_publisher(registry, Archive(data / "raw"))
+    engine = connect(f"sqlite:///{data / 'warehouse.db'}")
+    published = published_by_publisher(engine, Archive(data / "raw"))
+    engine.dispose()
+    return published
 
 
 def _tables(path: Path) -> dict[str, list]:
@@ -183,3 +186,48 @@ def test_an_update_that_fails_leaves_the_site_as_it_was(copied, tmp_path, monkey
     monkeypatch.undo()
     assert build_site(engine, site_dir, _published(registry, target)).mode == "incremental"
     assert (site_dir / "extra-trust.db").exists()
+
+
+def test_a_load_killed_while_it_updates_the_site_leaves_nothing_served_half_written(copied,
+                                                                                     tmp_path):
+    """SIGKILL while the combined database's transaction is open (its rollback journal is on
+    disk): the generation has no state, so `serve` refuses it; the next load builds a whole
+    new generation, equal to a full build."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+    from warehouse.serving import hold_site
+
+    target, registry, engine = copied
+    path = tmp_path / "extra.csv"
+    lines = [SMALL.splitlines()[0]] + [
+        f"Extra Trust,03/04/2024,T{i},{100 + i % 900}.{i % 100:02d},Supplier {i % 5000} Ltd,"
+        f"Supplies,Estates" for i in range(60_000)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    served = (target / "site").resolve()
+    journal = served / "moneytrail.db-journal"
+    command = [sys.executable, "-m", "orchestration.cli", "load", str(path), "--publisher",
+               "extra-trust", "--data-dir", str(target)]
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not journal.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert child.poll() is None, "the load finished before its site update could be caught"
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    assert journal.exists() and generations.state(served) is None
+    with pytest.raises(RuntimeError, match="was being updated"):
+        hold_site(target / "site")
+
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "site built whole" in rerun.stderr, rerun.stderr
+    now = (target / "site").resolve()
+    assert now != served and generations.state(now) is not None
+    _same_site(now, build_site(engine, target / "full", _published(registry, target),
+                               full=True).site_dir)
