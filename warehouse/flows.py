@@ -144,10 +144,10 @@ def _redo(engine: sa.Engine, registry: Registry, redo: list[str], changed: set[s
     every = pd.concat([kept, aliases], ignore_index=True) if len(kept) else aliases
     table = _suppliers(every)
     edges = _flows(edges, aliases, registry)
-    renamed = _renamed(old_suppliers, table)
+    relinked = _relinked(old_suppliers, table)
     paid = paid_before | set(edges.loc[edges["payee_is_publisher"], "payee_id"]) \
         if len(edges) else paid_before
-    touched = set(redo) | paid | set(every.loc[every["supplier_id"].isin(renamed),
+    touched = set(redo) | paid | set(every.loc[every["supplier_id"].isin(relinked),
                                                "publisher_id"])
     with engine.begin() as conn:
         conn.execute(flows.delete().where(flows.c.payer_id.in_(redo)))
@@ -307,9 +307,11 @@ def _recall(resolver: Resolver, known: pd.DataFrame) -> None:
             resolver._remember(candidate, supplier_id)
 
 
-def _renamed(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
-    """Suppliers whose name or publisher changed, appeared or went: the site shows them."""
-    shown = ["id", "name", "publisher_id"]
+def _relinked(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
+    """Suppliers now found to be another publisher (or none), which every payment to them shows
+    as its payee's publisher. (A supplier's name is not a publisher's: each publisher's own
+    database names suppliers as it spells them.)"""
+    shown = ["id", "publisher_id"]
     before = set(map(tuple, old[shown].astype(object).where(old[shown].notna(), None)
                      .itertuples(index=False))) if len(old) else set()
     after = set(map(tuple, new[shown].astype(object).where(new[shown].notna(), None)

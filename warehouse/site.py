@@ -308,6 +308,12 @@ def _gathered_rows(databases) -> dict[str, list[tuple]]:
     return rows
 
 
+# The combined database names each supplier in its summary lines as the suppliers table does
+# (the most used spelling of all), where each publisher's own database uses its own spelling.
+CANONICAL_NAMES = """update spend_by_supplier set supplier = (
+    select name from suppliers where id = spend_by_supplier.supplier_key)
+where exists (select 1 from suppliers s where s.id = spend_by_supplier.supplier_key
+              and s.name is not spend_by_supplier.supplier)"""
 # The combined database's tables holding some publishers' rows, and the column saying whose.
 OWNED_BY = {"payments": "publisher_id", "files": "publisher_id", "quarantine": "publisher_id",
             "supplier_aliases": "publisher_id", "publishers": "id", "flows": "payer_id",
@@ -387,6 +393,9 @@ def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
         if rows:
             db.executemany(f"insert into {schema}.{table} values "
                            f"({','.join('?' * len(rows[0]))})", rows)
+    db.execute(CANONICAL_NAMES.replace("update spend_by_supplier",
+                                       f"update {schema}.spend_by_supplier")
+               .replace("from suppliers", f"from {schema}.suppliers"))
     # The query planner's statistics, from a sample of each index: a full ANALYZE reads
     # every row, and statistics need only be about right.
     db.execute(f"PRAGMA {schema}.analysis_limit=1000")
@@ -408,6 +417,7 @@ def _gather(combined: Path, building: Path, publisher_ids: list[str]) -> None:
                 db.execute(f"insert into {table} select * from one.{table}")
             db.commit()
             db.execute("detach database one")
+        db.execute(CANONICAL_NAMES)
         db.execute("analyze")
         db.commit()
 
@@ -544,13 +554,20 @@ def _cut(table: str, publisher_ids: list[str]) -> sa.ColumnElement:
 
 
 def _own_suppliers(publisher_id: str) -> sa.Select:
-    """A publisher's database's suppliers: each supplier it paid, named as everywhere, with
-    its method, spellings and totals from this publisher's payments alone, so that the
-    database changes only when this publisher's data (or a supplier's name) does."""
+    """A publisher's database's suppliers: each supplier it paid, named by its own most used
+    spelling, with its method, spellings and totals from this publisher's payments alone, so
+    that the database changes only when this publisher's data does. (The combined database
+    names every supplier as the most used spelling of all: `CANONICAL_NAMES`.)"""
     alias = supplier_aliases.c
     rank = sa.func.min(sa.case(*((alias.method == m, n) for m, n in METHOD_RANK.items()),
                                else_=9))
-    return (sa.select(suppliers.c.id, suppliers.c.name, suppliers.c.org_id,
+    mine = supplier_aliases.alias("mine")
+    own_name = (sa.select(mine.c.spelling)
+                .where(mine.c.publisher_id == publisher_id,
+                       mine.c.supplier_id == suppliers.c.id)
+                .order_by(mine.c.payments.desc(), mine.c.spelling).limit(1)
+                .scalar_subquery())
+    return (sa.select(suppliers.c.id, own_name.label("name"), suppliers.c.org_id,
                       suppliers.c.publisher_id,
                       sa.case(*((rank == n, m) for m, n in METHOD_RANK.items()),
                               else_=suppliers.c.method).label("method"),
@@ -562,8 +579,8 @@ def _own_suppliers(publisher_id: str) -> sa.Select:
                       .label("total_pence"))
             .select_from(suppliers.join(supplier_aliases, alias.supplier_id == suppliers.c.id))
             .where(alias.publisher_id == publisher_id)
-            .group_by(suppliers.c.id, suppliers.c.name, suppliers.c.org_id,
-                      suppliers.c.publisher_id, suppliers.c.method)
+            .group_by(suppliers.c.id, suppliers.c.org_id, suppliers.c.publisher_id,
+                      suppliers.c.method)
             .order_by(suppliers.c.id))
 
 

@@ -231,3 +231,39 @@ def test_a_load_killed_while_it_updates_the_site_leaves_nothing_served_half_writ
     assert now != served and generations.state(now) is not None
     _same_site(now, build_site(engine, target / "full", _published(registry, target),
                                full=True).site_dir)
+
+
+def test_a_supplier_renamed_by_another_load_rebuilds_no_other_database(copied, tmp_path):
+    """A new publisher spelling a known supplier more often than everyone else renames it:
+    the combined database shows the new name everywhere, each other publisher's database
+    keeps its own spelling and is not rebuilt."""
+    target, registry, engine = copied
+    with closing(sqlite3.connect(f"file:{target / 'site' / 'moneytrail.db'}?immutable=1",
+                                 uri=True)) as db:
+        payers = {p for (p,) in db.execute("select publisher_id from spend_by_supplier where "
+                                           "supplier = 'Moorland Energy Supply Ltd'")}
+    assert payers
+    lines = [SMALL.splitlines()[0]] + [
+        f"Extra Trust,03/04/2024,T{i},10.00,MOORLAND ENERGY SUPPLY LTD,Energy,Estates"
+        for i in range(400)]
+    path = tmp_path / "extra.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
+    upsert_publisher(engine, extra)
+    load_file(engine, extra, "local:extra.csv", path)
+    flows.update(engine, registry)
+    published = _published(registry, target)
+    site = build_site(engine, target / "site", published)
+    assert site.rebuilt == ["extra-trust"]
+    with closing(sqlite3.connect(f"file:{target / 'site' / 'moneytrail.db'}?immutable=1",
+                                 uri=True)) as db:
+        named = dict(db.execute("select publisher_id, supplier from spend_by_supplier where "
+                                "supplier_key = 'MT-moorland-energy-supply'"))
+    assert named == {p: "MOORLAND ENERGY SUPPLY LTD" for p in payers | {"extra-trust"}}
+    some = sorted(payers)[0]
+    with closing(sqlite3.connect(f"file:{target / 'site' / f'{some}.db'}?immutable=1",
+                                 uri=True)) as db:
+        assert db.execute("select name from suppliers where id = 'MT-moorland-energy-supply'"
+                          ).fetchone() == ("Moorland Energy Supply Ltd",)
+    _same_site((target / "site").resolve(),
+               build_site(engine, target / "full", published, full=True).site_dir)
