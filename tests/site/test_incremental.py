@@ -267,3 +267,13 @@ def test_a_supplier_renamed_by_another_load_rebuilds_no_other_database(copied, t
                           ).fetchone() == ("Moorland Energy Supply Ltd",)
     _same_site((target / "site").resolve(),
                build_site(engine, target / "full", published, full=True).site_dir)
+
+
+def test_a_combined_database_begun_from_the_biggest_publishers_equals_one_built_whole(copied,
+                                                                                     monkeypatch):
+    target, registry, engine = copied
+    published = _published(registry, target)
+    whole = build_site(engine, target / "whole", published, full=True).site_dir
+    monkeypatch.setattr(warehouse_site, "BIGGEST_SHARE", 0.0)
+    begun = build_site(engine, target / "begun", published, full=True).site_dir
+    _same_site(begun, whole)
