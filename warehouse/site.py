@@ -173,6 +173,10 @@ def _build_generation(engine: sa.Engine, site_dir: Path, everyone: list[str],
             # added to it as an update adds them, rather than building those rows twice.
             _build_all(engine, [(building / f"{p}.db", p) for p in biggest], cards, withheld)
             shutil.copyfile(building / f"{biggest[0]}.db", combined)
+            with closing(sqlite3.connect(combined)) as db:
+                for statement in COMBINED_INDEXES:
+                    db.execute(statement)
+                db.commit()
             rest = biggest[1:]
             _update_combined(engine, combined, rest, [],
                              _gathered_rows(building / f"{p}.db" for p in rest), withheld)
@@ -305,7 +309,7 @@ def _build(engine: sa.Engine, target: Path, publisher_id: str | None,
         _tune(db)
         if publisher_id is not None:
             _derive(db, publisher_id, cards[publisher_id])
-        _index(db)
+        _index(db, combined=publisher_id is None)
         if publisher_id is not None:
             db.execute("analyze")
         db.commit()
@@ -572,29 +576,37 @@ def _own_suppliers(publisher_id: str) -> sa.Select:
     that the database changes only when this publisher's data does. (The combined database
     names every supplier as the most used spelling of all: `CANONICAL_NAMES`.)"""
     alias = supplier_aliases.c
-    rank = sa.func.min(sa.case(*((alias.method == m, n) for m, n in METHOD_RANK.items()),
-                               else_=9))
-    mine = supplier_aliases.alias("mine")
-    own_name = (sa.select(mine.c.spelling)
-                .where(mine.c.publisher_id == publisher_id,
-                       mine.c.supplier_id == suppliers.c.id)
-                .order_by(mine.c.payments.desc(), mine.c.spelling).limit(1)
-                .scalar_subquery())
-    return (sa.select(suppliers.c.id, own_name.label("name"), suppliers.c.org_id,
+    # Its own spellings ranked by use, each with its supplier's totals here over all of them
+    # (`k` numbers the distinct spellings, so the highest is how many there are).
+    by_supplier = {"partition_by": alias.supplier_id}
+    numbered = (sa.select(
+        alias.supplier_id, alias.spelling, alias.method, alias.confidence, alias.payments,
+        alias.total_pence,
+        sa.func.row_number().over(**by_supplier, order_by=(alias.payments.desc(),
+                                                           alias.spelling)).label("n"),
+        sa.func.dense_rank().over(**by_supplier, order_by=alias.spelling).label("k"))
+        .where(alias.publisher_id == publisher_id, alias.supplier_id.is_not(None))
+        .subquery("numbered"))
+    one = numbered.c
+    by_supplier = {"partition_by": one.supplier_id}
+    ranked = (sa.select(
+        one.supplier_id, one.spelling, one.n,
+        sa.func.min(sa.case(*((one.method == m, n) for m, n in METHOD_RANK.items()),
+                            else_=9)).over(**by_supplier).label("rank"),
+        sa.func.min(one.confidence).over(**by_supplier).label("confidence"),
+        sa.func.max(one.k).over(**by_supplier).label("spellings"),
+        sa.func.sum(one.payments).over(**by_supplier).label("payments"),
+        sa.func.sum(one.total_pence).over(**by_supplier).label("total"))
+        .subquery("ranked"))
+    return (sa.select(suppliers.c.id, ranked.c.spelling.label("name"), suppliers.c.org_id,
                       suppliers.c.publisher_id,
-                      sa.case(*((rank == n, m) for m, n in METHOD_RANK.items()),
+                      sa.case(*((ranked.c.rank == n, m) for m, n in METHOD_RANK.items()),
                               else_=suppliers.c.method).label("method"),
-                      sa.func.min(alias.confidence).label("confidence"),
-                      sa.func.count(sa.distinct(alias.spelling)).label("spellings"),
-                      sa.literal(1).label("payers"),
-                      sa.cast(sa.func.sum(alias.payments), sa.BigInteger).label("payments"),
-                      sa.cast(sa.func.sum(alias.total_pence), sa.BigInteger)
-                      .label("total_pence"))
-            .select_from(suppliers.join(supplier_aliases, alias.supplier_id == suppliers.c.id))
-            .where(alias.publisher_id == publisher_id)
-            .group_by(suppliers.c.id, suppliers.c.org_id, suppliers.c.publisher_id,
-                      suppliers.c.method)
-            .order_by(suppliers.c.id))
+                      ranked.c.confidence, ranked.c.spellings, sa.literal(1).label("payers"),
+                      sa.cast(ranked.c.payments, sa.BigInteger).label("payments"),
+                      sa.cast(ranked.c.total, sa.BigInteger).label("total_pence"))
+            .select_from(ranked.join(suppliers, suppliers.c.id == ranked.c.supplier_id))
+            .where(ranked.c.n == 1).order_by(suppliers.c.id))
 
 
 def _publisher_flows() -> sa.Select:
@@ -698,20 +710,32 @@ def _derive(db: sqlite3.Connection, publisher_id: str, cards: list[tuple]) -> No
     db.execute(scorecard.SUMMARY_SQL)
 
 
-def _index(db: sqlite3.Connection) -> None:
+def _index(db: sqlite3.Connection, combined: bool = True) -> None:
     """Full-text search, an index per faceted column, and the flow lookups by payee (the
-    statistics for the query planner come once every table is filled)."""
+    statistics for the query planner come once every table is filled). A publisher's own
+    database goes without those that only the combined one uses (`COMBINED_INDEXES`)."""
     db.execute("insert into payments_fts(payments_fts) values ('rebuild')")
     for column in FACETS:
-        db.execute(f"create index payments_{column} on payments({column})")
+        if column != "publisher_id":
+            db.execute(f"create index payments_{column} on payments({column})")
     db.execute("create index flows_payee on flows(payee_id, payer_id)")
     db.execute("create index flow_totals_payee on flow_totals(payee_id)")
     db.execute("create index flow_totals_biggest on flow_totals(payer_id, payee_is_publisher, "
                "amount_pence)")
     db.execute("create index supplier_aliases_supplier on supplier_aliases(supplier_id)")
-    # The supplier page sums a supplier's payments by publisher and year from this alone.
-    db.execute("create index payments_supplier_totals on payments(supplier_id, publisher_id, "
-               "payment_date, amount_pence)")
+    if combined:
+        for statement in COMBINED_INDEXES:
+            db.execute(statement)
+
+
+# Indexes of the combined database alone: every payment of a publisher's own database has its
+# publisher_id, and the supplier page (which sums a supplier's payments by publisher and year
+# from the second alone) reads the combined database.
+COMBINED_INDEXES = (
+    "create index payments_publisher_id on payments(publisher_id)",
+    "create index payments_supplier_totals on payments(supplier_id, publisher_id, "
+    "payment_date, amount_pence)",
+)
 
 
 def _describe(generation: Path, names: list[str], known: dict[str, dict | None],
