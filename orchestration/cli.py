@@ -3,14 +3,15 @@
 import json
 import os
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+# Each command imports what it needs itself: `validate` never loads the warehouse, Dagster or
+# Datasette (tests/unit/test_startup.py). The registry's path is a default of `run`'s.
 from schemas.descriptors import SCHEMA_NAMES
-from schemas.money import pence_to_pounds
-from schemas.render import render_text
-from schemas.validate import report_file
 from sources.registry import UK_REGISTRY
 
 DATA_DIR = click.option("--data-dir", default="data", show_default=True,
@@ -19,8 +20,60 @@ DATA_DIR = click.option("--data-dir", default="data", show_default=True,
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Follow local public money: validate, harvest, load and publish spending data."""
+    ctx.call_on_close(_end_processes)
+
+
+def _end_processes() -> None:
+    """Stop the processes a command started to read large files, so that none outlives it
+    (warehouse.preparing.stop_processes); a command that read none never imported it."""
+    preparing = sys.modules.get("warehouse.preparing")
+    if preparing is not None:
+        preparing.stop_processes()
+
+
+class _Progress:
+    """The files, bytes and rows a call over several files has done: a progress bar on stderr
+    while it runs, when stderr is a terminal, and a line there at the end saying how fast."""
+
+    def __init__(self, paths: Sequence[Path], label: str) -> None:
+        self.paths, self.rows = paths, 0
+        self._started = time.perf_counter()
+        self._bar = click.progressbar(
+            length=len(paths), label=label, file=sys.stderr, show_pos=True,
+            hidden=len(paths) < 2 or not sys.stderr.isatty(),
+            item_show_func=lambda rows: f"{rows:,} rows" if rows is not None else None)
+
+    def __enter__(self) -> "_Progress":
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *raised) -> None:
+        self._bar.__exit__(*raised)
+
+    def advance(self, rows: int) -> None:
+        self.rows += rows
+        self._bar.update(1, self.rows)
+
+    def echo(self, line: str) -> None:
+        """Print a line on stdout, first clearing the bar from the terminal line it shares."""
+        if not self._bar.hidden and sys.stdout.isatty():
+            click.echo("\r\033[K", file=sys.stderr, nl=False)
+        click.echo(line)
+
+    def summary(self, verb: str) -> str | None:
+        """'validated 200 files (3.4 MB, 412,000 rows) in 2.1 s: 95 files/s', or None for
+        one file."""
+        if len(self.paths) < 2:
+            return None
+        seconds = time.perf_counter() - self._started
+        megabytes = sum(Path(p).stat().st_size for p in self.paths) / 1e6
+        rate = len(self.paths) / seconds
+        per_second = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
+        return (f"{verb} {len(self.paths)} files ({megabytes:,.1f} MB, {self.rows:,} rows) "
+                f"in {seconds:.1f} s: {per_second} files/s")
 
 
 @main.command()
@@ -35,11 +88,20 @@ def validate(files: tuple[str, ...], schema: str, publisher: str | None, as_json
     Exits 1 when any file lacks a mandatory Transparency Code field, has invalid rows, or is
     not a spending table at all.
     """
-    reports = [report_file(Path(f), schema, publisher) for f in files]
+    from schemas.render import render_text
+    from schemas.validate import report_file
+
+    reports = []
+    with _Progress(files, "validating") as progress:
+        for path in files:
+            reports.append(report_file(Path(path), schema, publisher))
+            progress.advance(reports[-1].rows_read)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
     else:
         click.echo("\n\n".join(render_text(r) for r in reports))
+    if summary := progress.summary("validated"):
+        click.echo(summary, err=True)
     sys.exit(0 if all(r.passed for r in reports) else 1)
 
 
@@ -109,11 +171,15 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
         kind="other")
     engine = connect(warehouse_url(data_dir))
     upsert_publisher(engine, publisher)
-    for path in files:
-        outcome = load_file(engine, publisher, f"local:{path.name}", path, schema=schema)
-        detail = f": {outcome.message}" if outcome.message else ""
-        click.echo(f"{path.name}: {outcome.status}, {outcome.rows_loaded} rows loaded, "
-                   f"{outcome.rows_quarantined} quarantined{detail}")
+    with _Progress(files, "loading") as progress:
+        for path in files:
+            outcome = load_file(engine, publisher, f"local:{path.name}", path, schema=schema)
+            detail = f": {outcome.message}" if outcome.message else ""
+            progress.echo(f"{path.name}: {outcome.status}, {outcome.rows_loaded} rows loaded, "
+                          f"{outcome.rows_quarantined} quarantined{detail}")
+            progress.advance(outcome.rows_loaded + outcome.rows_quarantined)
+    if summary := progress.summary("loaded"):
+        click.echo(summary, err=True)
     _publish(engine, registry, data_dir)
     click.echo(summary_table([summarise(engine, publisher.id, [])]))
     click.echo(f"site built in {data_dir / 'site'}: moneytrail serve --data-dir {data_dir}")
@@ -175,6 +241,7 @@ def trace(name_or_id: str, data_dir: Path, hops: int, top: int) -> None:
     """Follow the money from a publisher (id or name), or see who pays a supplier."""
     import sqlalchemy as sa
 
+    from schemas.money import pence_to_pounds
     from warehouse.engine import connect, warehouse_url
     from warehouse.trace import downstream, find, render, upstream
 

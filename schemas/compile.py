@@ -8,8 +8,10 @@ parse (schemas.money, schemas.dates) that is computed once per column per chunk.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pandas as pd
 import pandera.pandas as pa
@@ -38,6 +40,25 @@ def _no_failures() -> pd.DataFrame:
     return pd.DataFrame(columns=["index", "field", "check", "value"])
 
 
+@lru_cache(maxsize=1)
+def _register_pandera_backends() -> None:
+    """Register pandera's pandas backends, as its first validate would, without hypothesis.
+
+    With its backends pandera imports its data-synthesis strategies, and they import
+    hypothesis, and with it pytest, whenever it is installed (the test extras): 0.3 s of the
+    start of every command that validates, for strategies these checks never use. Hidden
+    while the backends register, hypothesis stays importable for whatever wants it after.
+    """
+    if "hypothesis" in sys.modules:  # already paid for (under pytest): nothing to save
+        pa.DataFrameSchema.register_default_backends(pd.DataFrame)
+        return
+    sys.modules["hypothesis"] = None  # an import of it now raises ImportError
+    try:
+        pa.DataFrameSchema.register_default_backends(pd.DataFrame)
+    finally:
+        del sys.modules["hypothesis"]
+
+
 class RowValidator:
     """Validates chunks of mapped text against one Frictionless descriptor.
 
@@ -59,6 +80,7 @@ class RowValidator:
         # privacy reasons.
         self._known_dates: dict[str, dict[str, tuple]] = {}
         self._known: dict[str, dict] = {}
+        _register_pandera_backends()
         self.schema = pa.DataFrameSchema(
             {name: self._column(spec) for name, spec in self.fields.items()},
             strict=False,

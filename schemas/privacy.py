@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from schemas.redaction import is_redaction_marker
+from sources.yamlfiles import read_yaml
 
 RULES_PATH = Path(__file__).with_name("privacy.yaml")
 # Reasons, in the order they are tried.
@@ -39,7 +39,7 @@ class _Rules:
 
 @lru_cache(maxsize=1)
 def _rules() -> _Rules:
-    data = yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+    data = read_yaml(RULES_PATH)
     words = {name: frozenset(data[name].split()) for name in WORD_LISTS}
     return _Rules(words, {
         "type": _any(data["individual_types"]),

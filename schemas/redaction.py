@@ -7,14 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from sources.yamlfiles import read_yaml
 
 RULES_PATH = Path(__file__).with_name("redaction.yaml")
 
 
 @lru_cache(maxsize=1)
 def _rules() -> tuple[str, list[tuple[str, str]], str]:
-    data = yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+    data = read_yaml(RULES_PATH)
     markers = "|".join(f"(?:{p})" for p in data["markers"])
     reasons = [(reason, "|".join(f"(?:{p})" for p in patterns))
                for reason, patterns in data["reasons"].items()]

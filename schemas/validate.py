@@ -113,6 +113,9 @@ def _checked(report, record, chunks, descriptor, date_order) -> Iterator[Checked
             yield checked
     except UnreadableFile as failure:
         report.fail(str(failure))
+    except GeneratorExit:
+        report.finish()  # closed early, a file refused part-way: its report still says why
+        raise
     report.finish()
 
 

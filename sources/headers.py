@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from sources.content import ColumnProfile, cell_kind
 from sources.headings import Headings, header_key, load_headings
+from sources.yamlfiles import read_yaml
 
 __all__ = ["header_key"]
 
@@ -55,7 +54,7 @@ class Crosswalk:
 @lru_cache(maxsize=4)
 def load_crosswalk(path: Path = CROSSWALK_PATH) -> Crosswalk:
     """Read the crosswalk, refusing a spelling that would map to two fields."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     spellings: dict[str, tuple[str, int]] = {}
     for name, variants in data["fields"].items():
         # The schema's own field name is always a spelling of itself.

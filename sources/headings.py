@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-import yaml
+from sources.yamlfiles import read_yaml
 
 HEADINGS_PATH = Path(__file__).with_name("headings.yaml")
 # Rules marked `demote` rank after every other rule: a code column beside its label.
@@ -97,7 +97,7 @@ class Headings:
 
 @lru_cache(maxsize=4)
 def load_headings(path: Path = HEADINGS_PATH) -> Headings:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     synonyms = {str(k): str(v) for k, v in data["synonyms"].items()}
     rules = tuple(_rule(entry, index) for index, entry in enumerate(data["rules"]))
     meaningful = set(synonyms.values())

@@ -7,9 +7,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from sources.quirks import DATE_ORDERS, Quirks
+from sources.yamlfiles import read_yaml
 
 REGISTRY_DIR = Path(__file__).with_name("registry")
 UK_REGISTRY = REGISTRY_DIR / "uk.yaml"
@@ -91,7 +90,7 @@ class Registry:
 
 def load_registry(path: Path = UK_REGISTRY) -> Registry:
     """Read and check a registry YAML file: a top-level `publishers:` list."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     publishers: dict[str, Publisher] = {}
     for entry in data.get("publishers") or []:
         publisher = _publisher(entry, path)
@@ -172,8 +171,10 @@ def _feed(entry: dict, where: str) -> Feed:
 
 def publisher_quirks(publisher_id: str | None, registry: Registry | None = None) -> Quirks:
     """The quirks the registry records for a publisher; none for an unknown one."""
+    if not publisher_id:
+        return Quirks()  # a file of no named publisher: the registry need not be read
     registry = registry or _uk_registry()
-    publisher = registry.publishers.get(publisher_id or "")
+    publisher = registry.publishers.get(publisher_id)
     return publisher.quirks if publisher else Quirks()
 
 

@@ -14,10 +14,9 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from schemas.redaction import is_redaction_marker
 from sources.registry import Registry
+from sources.yamlfiles import read_yaml
 from warehouse.suppliers import acronyms, alias_keys, leading_part, payee_key
 
 CURATED_PATH = Path(__file__).with_name("curated_suppliers.yaml")
@@ -353,7 +352,7 @@ class Resolver:
         self.places = {core for core in cores if core and " " not in core}
 
     def _load_curated(self, path: Path) -> None:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
         for entry in data.get("matches") or []:
             publisher_id = entry.get("publisher_id")
             supplier_id = entry.get("org_id") or (

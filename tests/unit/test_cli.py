@@ -23,7 +23,7 @@ def run(*args):
 
 def test_json_has_one_object_per_file_with_the_documented_keys(write):
     result = run("--json", write("a.csv", CLEAN), write("b.csv", BROKEN))
-    reports = json.loads(result.output)
+    reports = json.loads(result.stdout)
     assert [Path(r["file"]).name for r in reports] == ["a.csv", "b.csv"]
     documented = set(re.findall(r"^\| `(\w+)` \|", DOCS.read_text(), flags=re.M))
     assert set(reports[0]) == documented
@@ -47,6 +47,14 @@ def test_terminal_report_says_what_is_wrong_and_where(write):
     assert "missing mandatory Transparency Code fields: department, purpose" in output
     assert "error: Amount spreadsheet_error in 1 rows" in output
     assert "row 2  '#REF!'" in output
+
+
+def test_several_files_end_with_how_fast_they_went_on_stderr(write):
+    result = run(write("a.csv", CLEAN), write("b.csv", BROKEN))
+    assert re.fullmatch(r"validated 2 files \(0\.0 MB, 2 rows\) in \d+\.\d s: [\d.,]+ files/s\n",
+                        result.stderr)
+    assert "validated" not in result.stdout
+    assert run(write("a.csv", CLEAN)).stderr == ""  # one file: nothing to compare
 
 
 def test_unknown_schema_is_a_usage_error(write):
