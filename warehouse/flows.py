@@ -127,6 +127,19 @@ def up_to_date(engine: sa.Engine, registry: Registry) -> bool:
         digests.get(p, "") == d for p, d in state.items())
 
 
+def flagged_names(engine: sa.Engine) -> set[str] | None:
+    """Every name the privacy guard flagged on any payment, as the last update recorded it;
+    None when the payments changed since (or no update ran)."""
+    with engine.connect() as conn:
+        state = {row.publisher_id: row for row in conn.execute(sa.select(resolution_state))}
+    state.pop(BASIS, None)
+    digests = _files_digests(engine)
+    if not state or any(state.get(p) is None or state[p].files_digest != d
+                        for p, d in digests.items()):
+        return None
+    return set().union(*(json.loads(row.personal_spellings) for row in state.values()))
+
+
 def _redo(engine: sa.Engine, registry: Registry, redo: list[str], changed: set[str],
           flagged: set[str], digests: dict[str, str], personal_now: dict[str, set[str]],
           state: dict) -> FlowSummary:

@@ -466,7 +466,12 @@ def _copy_warehouse(engine: sa.Engine, target: Path, publisher_id: str | None = 
 
 def _withheld_spellings(engine: sa.Engine) -> tuple[str, ...]:
     """Payee spellings the privacy guard flagged on some payments and not on others (it decides
-    some by the row's category or supplier type): the site withholds every payment of them."""
+    some by the row's category or supplier type): the site withholds every payment of them.
+    When the flows step is up to date, the names it recorded as flagged anywhere (a superset:
+    a payment flagged itself is withheld anyway); else found in the payments."""
+    recorded = warehouse_flows.flagged_names(engine)
+    if recorded is not None:
+        return tuple(sorted(recorded))
     flagged = warehouse_flows.PERSONAL_SPELLINGS
     query = (sa.select(payments.c.beneficiary_name).distinct()
              .where(payments.c.personal_data.is_(None), payments.c.beneficiary_name.in_(flagged))
