@@ -1,9 +1,12 @@
 """Dagster assets: a publisher's raw files, its rows in the warehouse, and the published site."""
 
 import dagster as dg
+import sqlalchemy as sa
 
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
+from sources.archive import Archive
 from sources.harvest import harvest_publisher
+from sources.registry import Publisher
 from warehouse.flows import update
 from warehouse.ingest import load_archived, published_by_publisher
 from warehouse.load import set_publisher_status, upsert_publisher
@@ -19,16 +22,23 @@ def raw_files(
 ) -> dg.MaterializeResult:
     """Every file the publisher's feeds list, fetched conditionally into the raw archive."""
     publisher = registry.load()[context.partition_key]
-    engine = warehouse.engine()
+    said = harvest_step(publisher, warehouse.engine(), warehouse.archive(), http)
+    if said["problem"]:
+        context.log.warning(f"{publisher.id}: {said['problem']}")
+    return dg.MaterializeResult(metadata=said)
+
+
+def harvest_step(publisher: Publisher, engine: sa.Engine, archive: Archive,
+                 http: HttpClient) -> dict:
+    """Harvest one publisher into the archive and record its status: what `raw_files` does,
+    and what `moneytrail run` does for every publisher at once. Returns the counts of files
+    new, updated, unchanged, withdrawn and failed, the status and the problem."""
     upsert_publisher(engine, publisher)
-    result = harvest_publisher(publisher, warehouse.archive(), http.session(), http.settings())
+    result = harvest_publisher(publisher, archive, http.session(), http.settings())
     status = "error" if result.error else ("ok" if publisher.feeds else "no_feeds")
     set_publisher_status(engine, publisher.id, status, result.error or result.notice)
-    if result.error:
-        context.log.warning(f"{publisher.id}: {result.error}")
     counts = {s: result.count(s) for s in ("new", "updated", "unchanged", "withdrawn", "error")}
-    return dg.MaterializeResult(metadata={**counts, "status": status,
-                                          "problem": result.error or ""})
+    return {**counts, "status": status, "problem": result.error or ""}
 
 
 @dg.asset(partitions_def=publisher_partitions, deps=[raw_files], group_name="warehouse")

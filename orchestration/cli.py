@@ -128,7 +128,7 @@ def _run(registry_path: Path, data_dir: Path, ids: list[str], allow_private: boo
     from sources.registry import load_registry
 
     chosen = load_registry(registry_path).select(ids)
-    with click.progressbar(length=len(chosen) + 1, label="harvest, load, check",
+    with click.progressbar(length=len(chosen) + 2, label="harvest, load, check",
                            item_show_func=lambda step: step or "", file=sys.stderr) as bar:
         def advance(step: str) -> None:
             bar.update(1, step)

@@ -1,12 +1,14 @@
 """Run the Dagster assets in-process, publisher by publisher, for the `moneytrail` command."""
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
 from orchestration.assets import (
+    harvest_step,
     money_flows,
     publisher_partitions,
     raw_files,
@@ -28,7 +30,10 @@ from sources.registry import load_registry
 from warehouse import flows as warehouse_flows
 from warehouse import site as warehouse_site
 from warehouse.ingest import published_by_publisher
+from warehouse.tables import files
 
+# Publishers harvested at once: the work is waiting on their servers.
+HARVEST_THREADS = 8
 # The command prints its own progress and summary; Dagster's step-by-step log is for the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -64,7 +69,10 @@ def run_pipeline(
             backoff=http.backoff, file_deadline=http.file_deadline)
     engine = resources["warehouse"].engine()
     with dg.DagsterInstance.ephemeral() as instance:
-        checks_failed = _materialise(instance, resources, [p.id for p in chosen], progress)
+        checks_failed, unchanged = _materialise(instance, resources, chosen, progress)
+        if unchanged:
+            tell(f"{len(unchanged)} of {len(chosen)} publishers had nothing new: not loaded "
+                 "again, their checks not rerun")
         progress("site")
         if up_to_date(engine, registry, Path(data_dir)):
             tell("flows and site: nothing changed")
@@ -97,16 +105,48 @@ def up_to_date(engine: sa.Engine, registry, data_dir: Path) -> bool:
                                      published_by_publisher(engine, archive))
 
 
-def _materialise(instance, resources, ids, progress) -> dict[str, list[str]]:
+def _materialise(instance, resources, chosen, progress
+                 ) -> tuple[dict[str, list[str]], list[str]]:
+    """Harvest every publisher at once, then load and check, one Dagster run each, those whose
+    archive holds files the warehouse has not loaded. Returns the checks that failed, by
+    publisher, and the publishers with nothing new (no run: their checks were not rerun)."""
+    ids = [p.id for p in chosen]
     instance.add_dynamic_partitions(publisher_partitions.name, ids)
+    engine, archive = resources["warehouse"].engine(), resources["warehouse"].archive()
+    progress("harvest")
+    with ThreadPoolExecutor(max_workers=HARVEST_THREADS) as pool:
+        said = dict(zip(ids, pool.map(
+            lambda p: harvest_step(p, engine, archive, resources["http"]), chosen), strict=True))
     checks_failed: dict[str, list[str]] = {}
+    unchanged = []
     for publisher_id in ids:
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key=raw_files.key, partition=publisher_id, metadata=said[publisher_id]))
+        if not _behind(engine, archive, publisher_id):
+            unchanged.append(publisher_id)
+            continue
         progress(publisher_id)
         result = dg.materialize(
-            [raw_files, warehouse_files, *ALL_CHECKS], partition_key=publisher_id,
+            [warehouse_files, *ALL_CHECKS], partition_key=publisher_id,
             instance=instance, resources=resources, raise_on_error=False, run_config=QUIET,
         )
         checks_failed[publisher_id] = [
-            e.check_name for e in result.get_asset_check_evaluations() if not e.passed
-        ]
-    return checks_failed
+            e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    return checks_failed, unchanged
+
+
+def _behind(engine: sa.Engine, archive, publisher_id: str) -> bool:
+    """Whether the archive holds a version of one of the publisher's files that the warehouse
+    has not loaded, or a withdrawal it has not marked: what a load of it would change."""
+    with engine.connect() as conn:
+        loaded = {(url, sha): status for url, sha, status in conn.execute(
+            sa.select(files.c.url, files.c.sha256, files.c.status)
+            .where(files.c.publisher_id == publisher_id))}
+    for url in archive.known_urls(publisher_id):
+        status = loaded.get((url, archive.latest(url).sha256))
+        if status is None:
+            return True
+        last = archive.last(url)
+        if last is not None and last.status == "withdrawn" and status == "current":
+            return True
+    return False

@@ -56,7 +56,8 @@ class Archive:
         return self._latest.get(url)
 
     def known_urls(self, publisher_id: str) -> list[str]:
-        return [url for url, r in self._latest.items() if r.publisher_id == publisher_id]
+        # A copy first: other threads harvesting other publishers may record meanwhile.
+        return [url for url, r in list(self._latest.items()) if r.publisher_id == publisher_id]
 
     def store(self, source: Path) -> str:
         """Move a downloaded file into the archive and return its sha256."""

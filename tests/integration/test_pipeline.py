@@ -315,3 +315,28 @@ def _wait_for(url: str, seconds: float = 30.0) -> requests.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_a_rerun_loads_only_publishers_with_something_new(demo, engine, tmp_path):
+    """Every publisher is harvested, but only one whose archive holds a version the warehouse
+    has not loaded gets a Dagster run: here none (and a warehouse that lost its loads would
+    have them all loaded again)."""
+    from orchestration.runner import _behind
+    from sources.archive import Archive
+    from warehouse.engine import connect
+
+    data = demo[0]
+    said: list[str] = []
+    with LocalServer(data / "demo-world" / "www", _port(demo[3])):
+        run_pipeline(data / "demo-world" / "registry.yaml", data, allow_private=True,
+                     tell=said.append)
+    registry = load_registry(data / "demo-world" / "registry.yaml")
+    count = len(registry.publishers)
+    assert said == [f"{count} of {count} publishers had nothing new: not loaded again, their "
+                    "checks not rerun", "flows and site: nothing changed"]
+    archive = Archive(data / "raw")
+    assert not any(_behind(engine, archive, p) for p in registry.publishers)
+    empty = connect(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    harvested = {r.publisher_id for r in archive._latest.values()}
+    assert harvested and all(_behind(empty, archive, p) for p in harvested)
+    empty.dispose()
