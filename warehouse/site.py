@@ -374,18 +374,27 @@ def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
                   gathered: dict[str, list[tuple]], withheld: tuple[str, ...],
                   attached: bool) -> dict[str, int]:
     marks = ",".join("?" * len(ids))
-    removed = db.execute(f"select count(*) from {schema}.payments where publisher_id in "
-                         f"({marks})", ids).fetchone()[0]
-    db.execute(f"insert into {schema}.payments_fts(payments_fts, rowid, beneficiary_name, "
-               f"purpose) select 'delete', id, beneficiary_name, purpose from "
-               f"{schema}.payments where publisher_id in ({marks})", ids)
+    queries = _copy_queries(db, stale, schema, PAYEES if attached else None, withheld) \
+        if stale else []
+    # A SQLite warehouse's payments are replaced by difference: of a publisher's year, a
+    # republished month's rows go and come, the other months' rows stay where they are.
+    by_difference = attached and bool(stale)
+    if by_difference:
+        [payments_copy] = [q for q in queries if q[0] == "payments"]
+        queries = [q for q in queries if q[0] != "payments"]
+        counts = _replace_payments(engine, db, schema, ids, payments_copy)
+    else:
+        counts = {"removed": db.execute(f"select count(*) from {schema}.payments where "
+                                        f"publisher_id in ({marks})", ids).fetchone()[0]}
+        db.execute(f"insert into {schema}.payments_fts(payments_fts, rowid, beneficiary_name, "
+                   f"purpose) select 'delete', id, beneficiary_name, purpose from "
+                   f"{schema}.payments where publisher_id in ({marks})", ids)
     for table, column in OWNED_BY.items():
-        db.execute(f"delete from {schema}.{table} where {column} in ({marks})", ids)
+        if not (table == "payments" and by_difference):
+            db.execute(f"delete from {schema}.{table} where {column} in ({marks})", ids)
     db.execute(f"delete from {schema}.publisher_flows where payer_id in ({marks}) "
                f"or payee_id in ({marks})", ids + ids)
     db.execute(f"delete from {schema}.suppliers")
-    queries = _copy_queries(db, stale, schema, PAYEES if attached else None, withheld) \
-        if stale else []
     names = [c for c in _columns(db, schema, "suppliers") if c in suppliers.c]
     queries.append(("suppliers", names, sa.select(*(suppliers.c[c] for c in names))))
     for table, columns, query in queries:
@@ -398,14 +407,14 @@ def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
             for chunk in result.partitions():
                 db.executemany(insert + f"values ({','.join('?' * len(columns))})",
                                map(tuple, chunk))
-    added = 0
-    if stale:
+    if stale and not by_difference:
         marks = ",".join("?" * len(stale))
         db.execute(f"insert into {schema}.payments_fts(rowid, beneficiary_name, purpose) "
                    f"select id, beneficiary_name, purpose from {schema}.payments "
                    f"where publisher_id in ({marks})", stale)
-        added = db.execute(f"select count(*) from {schema}.payments where publisher_id in "
-                           f"({marks})", stale).fetchone()[0]
+        counts["added"] = db.execute(f"select count(*) from {schema}.payments where "
+                                     f"publisher_id in ({marks})", stale).fetchone()[0]
+    counts.setdefault("added", 0)
     for table, rows in gathered.items():
         if rows:
             db.executemany(f"insert into {schema}.{table} values "
@@ -417,7 +426,37 @@ def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
     # every row, and statistics need only be about right.
     db.execute(f"PRAGMA {schema}.analysis_limit=1000")
     db.execute(f"analyze {schema}")
-    return {"removed": removed, "added": added}
+    return counts
+
+
+def _replace_payments(engine, db, schema: str, ids: list[str],
+                      copy: tuple[str, list[str], sa.Select]) -> dict[str, int]:
+    """The payments of the publishers IDS made those the warehouse gives now (COPY): rows no
+    longer given, or given with other values, are deleted with their search entries, and the
+    rows not there yet inserted with theirs; rows the same to the last column stay."""
+    _, columns, query = copy
+    names, marks = _quoted(columns), ",".join("?" * len(ids))
+    for temporary in ("fresh", "gone", "added"):
+        db.execute(f"drop table if exists temp.{temporary}")
+    db.execute(f"create temp table fresh as {_sql(engine, query)}")
+    db.execute(f"create temp table gone as select id, beneficiary_name, purpose from ("
+               f"select {names} from {schema}.payments where publisher_id in ({marks}) "
+               f"except select {names} from temp.fresh)", ids)
+    db.execute(f"insert into {schema}.payments_fts(payments_fts, rowid, beneficiary_name, "
+               f"purpose) select 'delete', id, beneficiary_name, purpose from temp.gone")
+    db.execute(f"delete from {schema}.payments where id in (select id from temp.gone)")
+    db.execute(f"create temp table added as select id from temp.fresh f where not exists ("
+               f"select 1 from {schema}.payments p where p.id = f.id)")
+    db.execute(f"insert into {schema}.payments ({names}) select {names} from temp.fresh "
+               f"where id in (select id from temp.added)")
+    db.execute(f"insert into {schema}.payments_fts(rowid, beneficiary_name, purpose) select "
+               f"id, beneficiary_name, purpose from {schema}.payments where id in "
+               f"(select id from temp.added)")
+    counts = {"removed": db.execute("select count(*) from temp.gone").fetchone()[0],
+              "added": db.execute("select count(*) from temp.added").fetchone()[0]}
+    for temporary in ("fresh", "gone", "added"):
+        db.execute(f"drop table temp.{temporary}")
+    return counts
 
 
 def _sql(engine: sa.Engine, query: sa.Select) -> str:

@@ -3,6 +3,7 @@ the flows it leaves equal those a full build makes from the same warehouse; a ge
 server holds is never written, and an update that fails leaves the site as it was."""
 
 import json
+import os
 import shutil
 import sqlite3
 from contextlib import closing
@@ -38,6 +39,19 @@ def copied(demo, tmp_path):
     engine = connect(f"sqlite:///{target / 'warehouse.db'}")
     yield target, registry, engine
     engine.dispose()
+
+
+EXTRA = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
+
+
+def _load_extra(engine, registry, folder: Path, text: str = SMALL) -> int:
+    """A new publisher's file loaded and its payees resolved, as `moneytrail load` does."""
+    path = folder / "extra.csv"
+    path.write_text(text, encoding="utf-8")
+    upsert_publisher(engine, EXTRA)
+    loaded = load_file(engine, EXTRA, "local:extra.csv", path).rows_loaded
+    flows.update(engine, registry)
+    return loaded
 
 
 def _published(registry, data: Path) -> dict:
@@ -106,9 +120,8 @@ def test_a_new_publishers_load_rebuilds_its_database_and_who_it_pays(copied, tmp
     before = _flow_tables(engine)
     path = tmp_path / "extra.csv"
     path.write_text(SMALL, encoding="utf-8")
-    extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
-    upsert_publisher(engine, extra)
-    assert load_file(engine, extra, "local:extra.csv", path).rows_loaded == 3
+    upsert_publisher(engine, EXTRA)
+    assert load_file(engine, EXTRA, "local:extra.csv", path).rows_loaded == 3
 
     summary = flows.update(engine, registry)
     assert summary.mode == "incremental" and summary.redone == ["extra-trust"]
@@ -143,15 +156,9 @@ def test_a_generation_a_server_holds_is_never_written(copied, tmp_path):
     stamp = {p.name: p.stat().st_mtime_ns for p in served.glob("*")}
     lock = generations.hold_for_serving(served)
     try:
-        path = tmp_path / "extra.csv"
-        path.write_text(SMALL, encoding="utf-8")
-        extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
-        upsert_publisher(engine, extra)
-        load_file(engine, extra, "local:extra.csv", path)
-        flows.update(engine, registry)
+        _load_extra(engine, registry, tmp_path)
         summary = build_site(engine, site_dir, _published(registry, target))
     finally:
-        import os
         os.close(lock)
     assert summary.mode == "incremental" and site_dir.resolve() != served
     assert {p.name: p.stat().st_mtime_ns for p in served.glob("*")
@@ -166,16 +173,7 @@ def test_an_update_that_fails_leaves_the_site_as_it_was(copied, tmp_path, monkey
     served = site_dir.resolve()
     before = _tables(served / "moneytrail.db")
     state = generations.state(served)
-    path = tmp_path / "extra.csv"
-    path.write_text(SMALL, encoding="utf-8")
-    extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
-    upsert_publisher(engine, extra)
-    load_file(engine, extra, "local:extra.csv", path)
-    flows.update(engine, registry)
-
-    def fail(*args, **kwargs):
-        raise RuntimeError("disk full")
-
+    _load_extra(engine, registry, tmp_path)
     monkeypatch.setattr(warehouse_site, "_gathered_rows", lambda paths: {
         "publisher_summary": [("x",) * 99]})  # a row that cannot be inserted: rolls back
     with pytest.raises(sqlite3.Error):
@@ -193,7 +191,6 @@ def test_a_load_killed_while_it_updates_the_site_leaves_nothing_served_half_writ
     """SIGKILL while the combined database's transaction is open (its rollback journal is on
     disk): the generation has no state, so `serve` refuses it; the next load builds a whole
     new generation, equal to a full build."""
-    import os
     import signal
     import subprocess
     import sys
@@ -246,12 +243,7 @@ def test_a_supplier_renamed_by_another_load_rebuilds_no_other_database(copied, t
     lines = [SMALL.splitlines()[0]] + [
         f"Extra Trust,03/04/2024,T{i},10.00,MOORLAND ENERGY SUPPLY LTD,Energy,Estates"
         for i in range(400)]
-    path = tmp_path / "extra.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    extra = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")
-    upsert_publisher(engine, extra)
-    load_file(engine, extra, "local:extra.csv", path)
-    flows.update(engine, registry)
+    _load_extra(engine, registry, tmp_path, "\n".join(lines) + "\n")
     published = _published(registry, target)
     site = build_site(engine, target / "site", published)
     assert site.rebuilt == ["extra-trust"]
