@@ -1,17 +1,17 @@
 """Generations of the published site, so that updating it never touches what is served.
 
 `DATA/site` is a symbolic link to one generation, `DATA/site.g<N>`: a folder of databases,
-metadata.json, inspect.json and a state file saying what each database was built from. A site
-update brings a *spare* generation (the one served before, or a copy of the current one) up to
-date, then points the link at it in one rename: a reader sees the old site or the new one,
-never a mix. Databases that did not change are hard links shared between generations (they
-are never written after they are built); the combined database, which every update changes,
-has a copy in each.
+metadata.json, inspect.json and a state file saying what each database was built from. An
+update writes into the current generation when no server holds it, through temporary files
+and one transaction of the combined database; when a server does, it brings a *spare*
+generation (the one served before, or a copy of the current one) up to date and points the
+link at it in one rename: a reader sees the old site or the new one, never a mix. Databases
+that did not change are hard links shared between generations (they are never written after
+they are built); the combined database, which every update changes, has a copy in each.
 
 `moneytrail serve` holds a shared lock on the generation it serves for as long as Datasette
-runs, and an update never writes into a generation somebody holds: it copies the current one
-instead. A generation whose update failed has no state file: nothing serves it and the next
-update drops it.
+runs, and an update never writes into a generation somebody holds. A generation whose update
+stopped part-way has no state file: nothing serves it, and the next build replaces it.
 """
 
 from __future__ import annotations
@@ -138,8 +138,13 @@ def point(site: Path, generation: Path) -> None:
     os.replace(temporary, site)
 
 
-def prune(site: Path, keep: set[Path]) -> None:
-    """Remove every generation not in KEEP that no server holds."""
+def prune(site: Path, current_one: Path) -> None:
+    """Remove every generation that no server holds, but CURRENT_ONE and the newest other of
+    the same code (the spare the next update may write while a server holds CURRENT_ONE)."""
+    basis = (state(current_one) or {}).get("basis")
+    spare = next((g for g in reversed(all_of(site)) if g.resolve() != current_one.resolve()
+                  and (state(g) or {}).get("basis") == basis), None)
+    keep = {current_one.resolve()} | ({spare.resolve()} if spare is not None else set())
     for generation in all_of(site):
-        if generation.resolve() not in {k.resolve() for k in keep} and not held(generation):
+        if generation.resolve() not in keep and not held(generation):
             shutil.rmtree(generation, ignore_errors=True)

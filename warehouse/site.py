@@ -1,9 +1,15 @@
 """Build the published site from the warehouse: one SQLite database per publisher, one combined.
 
+After the first build, `build_site` redoes only what changed: each publisher's database has a
+fingerprint of what it is built from, the databases whose fingerprint moved are built again,
+and the combined database takes their rows in place, in one transaction (see
+warehouse/generations.py for how a served site is kept from being written).
+
 The combined database is built physically (Datasette can attach only ten databases), with
 full-text search, indexes on every faceted column and summary tables, so landing pages and charts
-never scan the payments table. Each publisher's database holds its rows of every table, with the
-same indexes and search. Both are filled straight from the warehouse, so the publishers' databases
+never scan the payments table. Each publisher's database holds its rows of every table (its
+suppliers named and totalled from its own payments), with search and the indexes a database of
+one publisher uses. Both are filled straight from the warehouse, so the publishers' databases
 are built while the combined one is (SQLite works without holding Python's lock); the combined
 one then gathers their summaries, which describe one publisher each, rather than deriving them
 again.
@@ -108,7 +114,7 @@ def build_site(engine: sa.Engine, site_dir: Path,
         handle.close()
     if target != now:
         generations.point(site_dir, target)
-        generations.prune(site_dir, {target, now})
+    generations.prune(site_dir, target)
     return _summary(target, everyone, "incremental", rebuilt)
 
 
@@ -192,9 +198,8 @@ def _build_generation(engine: sa.Engine, site_dir: Path, everyone: list[str],
         shutil.rmtree(building, ignore_errors=True)
         raise
     handle.close()
-    old = generations.current(site_dir)
     generations.point(site_dir, building)
-    generations.prune(site_dir, {building} | ({old} if old and old != site_dir else set()))
+    generations.prune(site_dir, building)
     return _summary(building, everyone, "full", everyone)
 
 

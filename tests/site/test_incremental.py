@@ -165,6 +165,10 @@ def test_a_generation_a_server_holds_is_never_written(copied, tmp_path):
             if p.name != generations.LOCK} == {k: v for k, v in stamp.items()
                                                if k != generations.LOCK}
     assert (site_dir / "extra-trust.db").exists() and not (served / "extra-trust.db").exists()
+    # Released, the old generation stays as the spare; no more than two are kept.
+    _load_extra(engine, registry, tmp_path, SMALL.replace("T3,99.99", "T3,199.99"))
+    assert build_site(engine, site_dir, _published(registry, target)).mode == "incremental"
+    assert len(generations.all_of(site_dir)) == 2 and served.exists()
 
 
 def test_an_update_that_fails_leaves_the_site_as_it_was(copied, tmp_path, monkeypatch):
