@@ -20,10 +20,11 @@ def run_demo(
     with _server(world_dir / "www") as server:
         world = build_demo_world(world_dir, server.url)
         progress(f"demo world served at {server.url}; first harvest")
-        run_pipeline(world.registry_path, data_dir, allow_private=True)
+        run_pipeline(world.registry_path, data_dir, allow_private=True, tell=progress)
         url = world.republish()
         progress(f"republished {url}; second harvest")
-        summaries = run_pipeline(world.registry_path, data_dir, allow_private=True)
+        summaries = run_pipeline(world.registry_path, data_dir, allow_private=True,
+                                 tell=progress)
     return summaries, Path(data_dir) / "site"
 
 

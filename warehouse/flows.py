@@ -149,17 +149,26 @@ def _redo(engine: sa.Engine, registry: Registry, redo: list[str], changed: set[s
         old_suppliers = pd.read_sql(sa.select(suppliers), conn)
         payees = _unflagged(pd.read_sql(_payees_query(redo), conn), flagged)
         edges = _unflagged(pd.read_sql(_edges_query(redo), conn), flagged)
-        paid_before = set(conn.execute(
-            sa.select(flows.c.payee_id).distinct()
-            .where(flows.c.payer_id.in_(redo), flows.c.payee_is_publisher.is_(True))).scalars())
+        paid_before = {(payer, payee): (int(count), int(amount)) for payer, payee, count, amount
+                       in conn.execute(
+            sa.select(flows.c.payer_id, flows.c.payee_id, sa.func.sum(flows.c.payments),
+                      sa.func.sum(flows.c.amount_pence))
+            .where(flows.c.payer_id.in_(redo), flows.c.payee_is_publisher.is_(True))
+            .group_by(flows.c.payer_id, flows.c.payee_id))}
     kept = old[~old["publisher_id"].isin(redo)]
     aliases, new_spellings = _decide(payees, old, registry)
     every = pd.concat([kept, aliases], ignore_index=True) if len(kept) else aliases
     table = _suppliers(every)
     edges = _flows(edges, aliases, registry)
     relinked = _relinked(old_suppliers, table)
-    paid = paid_before | set(edges.loc[edges["payee_is_publisher"], "payee_id"]) \
-        if len(edges) else paid_before
+    # A publisher paid by one redone shows what it was paid: its database changes only if that
+    # total did.
+    paid_after = {} if edges.empty else {
+        key: (int(row.payments), int(row.amount_pence)) for key, row in
+        edges[edges["payee_is_publisher"]].groupby(["payer_id", "payee_id"])[
+            ["payments", "amount_pence"]].sum().iterrows()}
+    paid = {payee for payer, payee in paid_before.keys() | paid_after.keys()
+            if paid_before.get((payer, payee)) != paid_after.get((payer, payee))}
     touched = set(redo) | paid | set(every.loc[every["supplier_id"].isin(relinked),
                                                "publisher_id"])
     with engine.begin() as conn:
