@@ -273,3 +273,52 @@ def test_a_combined_database_begun_from_the_biggest_publishers_equals_one_built_
     monkeypatch.setattr(warehouse_site, "BIGGEST_SHARE", 0.0)
     begun = build_site(engine, target / "begun", published, full=True).site_dir
     _same_site(begun, whole)
+
+
+def test_a_name_flagged_by_one_publishers_load_is_withheld_from_every_other(tmp_path):
+    """Flagged on one publisher's new file, a name another publisher pays stops being that
+    other publisher's supplier too: the update redoes it, and no site database holds the name;
+    unflagged again, it comes back. Each step equals a full rebuild."""
+    from sources.registry import Registry
+
+    header = "Organisation Name,Payment Date,Supplier Name,Supplier Type,Amount,Expense Type\n"
+    engine = connect(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    council = Publisher("testshire", "GB-LAE-TST", "Testshire Council", "council")
+    trust = Publisher("trust", "XX-LOCAL-trust", "Testshire Trust", "other")
+    registry = Registry({p.id: p for p in (council, trust)})
+
+    def load(publisher, name, rows):
+        path = tmp_path / name
+        path.write_text(header + rows, encoding="utf-8")
+        upsert_publisher(engine, publisher)
+        load_file(engine, publisher, f"local:{name}", path)
+        return flows.update(engine, registry)
+
+    def shown(site):
+        found = set()
+        for db_path in site.glob("*.db"):
+            with closing(sqlite3.connect(db_path)) as db:
+                found |= {n for (n,) in db.execute("select beneficiary_name from payments")}
+                found |= {n for (n,) in db.execute("select spelling from supplier_aliases")}
+        return found
+
+    load(trust, "trust.csv", "Testshire Trust,03/04/2024,Colin Dewhurst,Company,300.00,Fees\n"
+                             "Testshire Trust,04/04/2024,Acme Ltd,Company,700.00,Supplies\n")
+    build_site(engine, tmp_path / "site")
+    assert "Colin Dewhurst" in shown(tmp_path / "site")
+    summary = load(council, "council.csv",
+                   "Testshire Council,03/04/2024,Colin Dewhurst,,250.00,Fees\n")
+    assert summary.mode == "incremental" and summary.redone == ["testshire", "trust"]
+    site = build_site(engine, tmp_path / "site")
+    assert "trust" in site.rebuilt and "Colin Dewhurst" not in shown(tmp_path / "site")
+    _same_site((tmp_path / "site").resolve(),
+               build_site(engine, tmp_path / "full", full=True).site_dir)
+
+    summary = load(council, "council.csv",  # republished: the payee now a company
+                   "Testshire Council,03/04/2024,Colin Dewhurst,Company,250.00,Fees\n")
+    assert summary.redone == ["testshire", "trust"]
+    build_site(engine, tmp_path / "site")
+    assert "Colin Dewhurst" in shown(tmp_path / "site")
+    _same_site((tmp_path / "site").resolve(),
+               build_site(engine, tmp_path / "full2", full=True).site_dir)
+    engine.dispose()
