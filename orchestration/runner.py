@@ -69,12 +69,14 @@ def run_pipeline(
             backoff=http.backoff, file_deadline=http.file_deadline)
     engine = resources["warehouse"].engine()
     with dg.DagsterInstance.ephemeral() as instance:
-        checks_failed, unchanged = _materialise(instance, resources, chosen, progress)
+        archive = resources["warehouse"].archive()  # its manifest read once a run
+        checks_failed, unchanged = _materialise(instance, resources, chosen, archive,
+                                                progress)
         if unchanged:
             tell(f"{len(unchanged)} of {len(chosen)} publishers had nothing new: not loaded "
                  "again, their checks not rerun")
         progress("site")
-        if up_to_date(engine, registry, Path(data_dir)):
+        if up_to_date(engine, registry, Path(data_dir), archive):
             tell("flows and site: nothing changed")
         else:
             # Unlike one publisher's failure, a site that cannot be built stops the run, loudly.
@@ -96,23 +98,22 @@ def redone(result) -> str:
                         built.get("databases_rebuilt", 0), built.get("databases", 1) - 1)
 
 
-def up_to_date(engine: sa.Engine, registry, data_dir: Path) -> bool:
+def up_to_date(engine: sa.Engine, registry, data_dir: Path, archive) -> bool:
     """Whether the flows and the site already describe the warehouse as it is."""
     if not warehouse_flows.up_to_date(engine, registry):
         return False
-    archive = make_resources("", str(data_dir))["warehouse"].archive()
     return warehouse_site.up_to_date(engine, data_dir / "site",
                                      published_by_publisher(engine, archive))
 
 
-def _materialise(instance, resources, chosen, progress
+def _materialise(instance, resources, chosen, archive, progress
                  ) -> tuple[dict[str, list[str]], list[str]]:
     """Harvest every publisher at once, then load and check, one Dagster run each, those whose
     archive holds files the warehouse has not loaded. Returns the checks that failed, by
     publisher, and the publishers with nothing new (no run: their checks were not rerun)."""
     ids = [p.id for p in chosen]
     instance.add_dynamic_partitions(publisher_partitions.name, ids)
-    engine, archive = resources["warehouse"].engine(), resources["warehouse"].archive()
+    engine = resources["warehouse"].engine()
     progress("harvest")
     with ThreadPoolExecutor(max_workers=HARVEST_THREADS) as pool:
         said = dict(zip(ids, pool.map(

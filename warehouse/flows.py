@@ -334,10 +334,8 @@ def _relinked(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
     as its payee's publisher. (A supplier's name is not a publisher's: each publisher's own
     database names suppliers as it spells them.)"""
     shown = ["id", "publisher_id"]
-    before = set(map(tuple, old[shown].astype(object).where(old[shown].notna(), None)
-                     .itertuples(index=False))) if len(old) else set()
-    after = set(map(tuple, new[shown].astype(object).where(new[shown].notna(), None)
-                    .itertuples(index=False))) if len(new) else set()
+    before = set(_rows(old[shown])) if len(old) else set()
+    after = set(_rows(new[shown])) if len(new) else set()
     return {row[0] for row in before ^ after}
 
 

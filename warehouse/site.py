@@ -362,8 +362,7 @@ def _update_combined(engine: sa.Engine, combined: Path, stale: list[str], gone: 
         db.execute(f"PRAGMA {schema}.journal_mode=DELETE")
         db.execute(f"PRAGMA {schema}.synchronous=NORMAL")
         if source is not None and stale:
-            db.execute(f"create temp table payees as {_sql(engine, _payees(stale))}")
-            db.execute(f"create index temp.payees_lookup on payees ({_quoted(PAYEE_COLUMNS)})")
+            _payees_table(engine, db, stale)
         db.execute("begin")
         try:
             counts = _replace_rows(engine, db, schema, ids, stale, gathered, withheld,
@@ -403,15 +402,12 @@ def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
     names = [c for c in _columns(db, schema, "suppliers") if c in suppliers.c]
     queries.append(("suppliers", names, sa.select(*(suppliers.c[c] for c in names))))
     for table, columns, query in queries:
-        insert = f"insert into {schema}.{table} ({_quoted(columns)}) "
+        insert = f"insert into {schema}.{table} ({_quoted(columns)})"
         if attached:
-            db.execute(insert + _sql(engine, query))
+            db.execute(f"{insert} {_sql(engine, query)}")
             continue
-        with engine.connect() as conn, conn.execution_options(
-                stream_results=True, yield_per=COPY_CHUNK_ROWS).execute(query) as result:
-            for chunk in result.partitions():
-                db.executemany(insert + f"values ({','.join('?' * len(columns))})",
-                               map(tuple, chunk))
+        with engine.connect() as conn:
+            _insert_streamed(conn, db, insert, query, len(columns))
     if stale and not by_difference:
         marks = ",".join("?" * len(stale))
         db.execute(f"insert into {schema}.payments_fts(rowid, beneficiary_name, purpose) "
@@ -462,6 +458,13 @@ def _replace_payments(engine, db, schema: str, ids: list[str],
     for temporary in ("fresh", "gone", "added"):
         db.execute(f"drop table temp.{temporary}")
     return counts
+
+
+def _payees_table(engine: sa.Engine, db: sqlite3.Connection, ids: list[str] | None) -> None:
+    """Each spelling's payee (all, or those of publishers IDS) once, in a temporary table with
+    a covering index that every payment is looked up in (`PAYEES`)."""
+    db.execute(f"create temp table payees as {_sql(engine, _payees(ids))}")
+    db.execute(f"create index temp.payees_lookup on payees ({_quoted(PAYEE_COLUMNS)})")
 
 
 def _sql(engine: sa.Engine, query: sa.Select) -> str:
@@ -538,19 +541,12 @@ def _copy_attached(engine: sa.Engine, source: Path, target: Path,
                    withheld: tuple[str, ...] | None = None) -> None:
     """INSERT … SELECT from the warehouse into the site database attached to it."""
     withheld = _withheld_spellings(engine) if withheld is None else withheld
-
-    def sql(query: sa.Select) -> str:
-        return str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-
     with closing(sqlite3.connect(source)) as db:
         db.execute("attach database ? as site", (str(target),))
         _tune(db, "site")
-        # Each spelling's payee, once, in a covering index that every payment is looked up in.
-        ids = [publisher_id] if isinstance(publisher_id, str) else publisher_id
-        db.execute(f"create temp table payees as {sql(_payees(ids))}")
-        db.execute(f"create index temp.payees_lookup on payees ({_quoted(PAYEE_COLUMNS)})")
+        _payees_table(engine, db, None if publisher_id is None else [publisher_id])
         for table, names, query in _copy_queries(db, publisher_id, "site", PAYEES, withheld):
-            db.execute(f"insert into site.{table} ({_quoted(names)}) {sql(query)}")
+            db.execute(f"insert into site.{table} ({_quoted(names)}) {_sql(engine, query)}")
         db.commit()
         db.execute("detach database site")
 
@@ -562,12 +558,19 @@ def _copy_streamed(engine: sa.Engine, target: Path, publisher_id: str | None = N
     with closing(sqlite3.connect(target)) as db, engine.connect() as conn:
         _tune(db)
         for table, names, query in _copy_queries(db, publisher_id, withheld=withheld):
-            insert = f"insert into {table} ({_quoted(names)}) values ({','.join('?' * len(names))})"
-            with conn.execution_options(stream_results=True,
-                                        yield_per=COPY_CHUNK_ROWS).execute(query) as result:
-                for chunk in result.partitions():
-                    db.executemany(insert, map(tuple, chunk))
+            _insert_streamed(conn, db, f"insert into {table} ({_quoted(names)})", query,
+                             len(names))
         db.commit()
+
+
+def _insert_streamed(conn, db: sqlite3.Connection, insert: str, query: sa.Select,
+                     width: int) -> None:
+    """INSERT (without its VALUES) of QUERY's rows, read through a server-side cursor."""
+    statement = f"{insert} values ({','.join('?' * width)})"
+    with conn.execution_options(stream_results=True,
+                                yield_per=COPY_CHUNK_ROWS).execute(query) as result:
+        for chunk in result.partitions():
+            db.executemany(statement, map(tuple, chunk))
 
 
 def _copy_queries(site: sqlite3.Connection, publisher_id: str | list[str] | None = None,

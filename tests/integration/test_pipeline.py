@@ -272,8 +272,16 @@ def test_cli_load_previews_local_files(tmp_path):
     assert "march.csv: loaded, 1 rows loaded, 1 quarantined" in result.output
     assert (data / "site" / "my-trust.db").exists()
     again = CliRunner().invoke(main, ["load", str(spend), "--publisher", "my-trust",
-                                      "--data-dir", str(data)])
+                                      "--name", "My Trust", "--data-dir", str(data)])
     assert "march.csv: unchanged" in again.output
+    assert "no payees to resolve; site unchanged" in again.stderr
+    other = tmp_path / "april.csv"
+    other.write_text(spend.read_text().replace("ACME LTD", "GAMMA LTD"), encoding="utf-8")
+    second = CliRunner().invoke(main, ["load", str(other), "--publisher", "our-trust",
+                                       "--data-dir", str(data)])
+    assert second.exit_code == 0, second.output
+    assert ("payees resolved again for 1 publisher(s) (1 new spellings); site updated: 1 of 2 "
+            "publishers' databases rebuilt, the combined one updated in place") in second.stderr
 
 
 def test_cli_demo_builds_the_site_without_serving(tmp_path):
