@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# An editable install leaves the project's own modules uncompiled; compile them as pip
+	# compiles a package's, so no command pays for it (PYTHONDONTWRITEBYTECODE would make
+	# every command pay it).
+	$(BIN)/python -m compileall -q sources schemas warehouse orchestration
 	touch $(STAMP)
 
 install: $(STAMP)
