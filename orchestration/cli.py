@@ -161,15 +161,19 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
     """Load local files through the same read, validate and load path, then build the site,
     so a publisher can preview its own site before publishing."""
     from orchestration.summary import registry_used, summarise, summary_table
-    from sources.registry import Publisher, load_registry
+    from sources.registry import Publisher, load_registry, slug_problem
     from warehouse.engine import connect, warehouse_url
     from warehouse.load import load_file, upsert_publisher
 
     registry = load_registry(registry_path or registry_used(data_dir))
-    publisher = registry.publishers.get(publisher_id) or Publisher(
-        id=publisher_id, org_id=f"XX-LOCAL-{publisher_id}", name=name or publisher_id,
-        kind="other")
+    if publisher_id not in registry.publishers and (problem := slug_problem(publisher_id)):
+        # The id names the publisher's pages and database: one the site cannot route is
+        # refused here, before anything is loaded under it.
+        raise click.BadParameter(problem, param_hint="--publisher")
     engine = connect(warehouse_url(data_dir))
+    publisher = registry.publishers.get(publisher_id) or Publisher(
+        id=publisher_id, org_id=f"XX-LOCAL-{publisher_id}",
+        name=name or _loaded_name(engine, publisher_id) or publisher_id, kind="other")
     upsert_publisher(engine, publisher)
     with _Progress(files, "loading") as progress:
         for path in files:
@@ -183,6 +187,18 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
     _publish(engine, registry, data_dir)
     click.echo(summary_table([summarise(engine, publisher.id, [])]))
     click.echo(f"site built in {data_dir / 'site'}: moneytrail serve --data-dir {data_dir}")
+
+
+def _loaded_name(engine, publisher_id: str) -> str | None:
+    """The name a publisher outside the registry was loaded under before: a later load that
+    gives no --name keeps it, rather than renaming the publisher to its id."""
+    import sqlalchemy as sa
+
+    from warehouse.tables import publishers
+
+    with engine.connect() as conn:
+        return conn.execute(sa.select(publishers.c.name)
+                            .where(publishers.c.id == publisher_id)).scalar_one_or_none()
 
 
 def _publish(engine, registry, data_dir: Path):

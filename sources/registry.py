@@ -23,6 +23,17 @@ _ORG_ID = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,6}-[A-Za-z0-9._-]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+def slug_problem(ident: str) -> str | None:
+    """Why IDENT cannot be a publisher id (the site's routes and file names are built from it),
+    with the slug it could be; None when it can."""
+    if _SLUG.match(ident):
+        return None
+    suggestion = re.sub(r"[^a-z0-9]+", "-", ident.lower()).strip("-")
+    hint = f", such as {suggestion!r}" if suggestion else ""
+    return (f"publisher id {ident!r} is not a lower-case slug (letters a-z, digits and hyphens, "
+            f"starting with a letter or digit){hint}")
+
+
 class RegistryError(ValueError):
     """The registry file is wrong; the message names the publisher and the field."""
 
@@ -109,8 +120,8 @@ def load_registry(path: Path = UK_REGISTRY) -> Registry:
 def _publisher(entry: dict, path: Path) -> Publisher:
     ident = str(entry.get("id", ""))
     where = f"{path}: {ident or '(publisher without id)'}"
-    if not _SLUG.match(ident):
-        raise RegistryError(f"{where}: id must be a lower-case slug such as leeds-city-council")
+    if problem := slug_problem(ident):
+        raise RegistryError(f"{where}: {problem}")
     org_id = str(entry.get("org_id", ""))
     if not _ORG_ID.match(org_id):
         raise RegistryError(f"{where}: org_id {org_id!r} is not an org-id such as GB-LAE-LDS")

@@ -12,7 +12,9 @@ SETTINGS = {
     "facet_time_limit_ms": "3000",
     "sql_time_limit_ms": "3000",
     "default_page_size": "50",
-    "allow_download": "off",
+    # Every database is served immutable and holds only what the site publishes (the SQL
+    # page can read all of it anyway): people may take the file whole.
+    "allow_download": "on",
 }
 
 

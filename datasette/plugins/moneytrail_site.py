@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
-from datasette.utils import path_with_added_args, path_with_removed_args
+from datasette.utils import format_bytes, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
@@ -194,6 +194,15 @@ async def _trail(datasette, publisher_id: str):
     return await datasette.get_database(COMBINED).execute_fn(follow)
 
 
+def _download_size(datasette, name: str) -> str | None:
+    """The size of the database NAME as a person reads it ('4.2 MB'), when it can be
+    downloaded: served immutable, with downloads allowed."""
+    database = datasette.databases.get(name)
+    if database is None or database.is_mutable or not datasette.setting("allow_download"):
+        return None
+    return format_bytes(database.size)
+
+
 async def publisher_page(datasette, request):
     """The Where-Does-My-Money-Go landing page of one publisher."""
     publisher_id = request.url_vars["publisher_id"]
@@ -232,6 +241,7 @@ async def publisher_page(datasette, request):
     context = {
         "summary": summary, "cards": cards, "flows": flows, "paid_by": paid_by,
         "money": pence_to_pounds, "has_own_database": publisher_id in datasette.databases,
+        "database_size": _download_size(datasette, publisher_id),
         "service_chart": Markup(treemap([(r["service"], r["total_pence"]) for r in services],
                                         f"Spend by {by}")),
         "service_dimension": by,

@@ -1,5 +1,6 @@
 """End to end over a real local HTTP server: the demo world harvested, loaded, published."""
 
+import asyncio
 import datetime
 import json
 import socket
@@ -26,6 +27,7 @@ from sources.demo_server import LocalServer
 from sources.demo_world import build_demo_world, generate_ledger
 from sources.registry import load_registry
 from warehouse.engine import connect, warehouse_url
+from warehouse.serving import make_datasette
 from warehouse.tables import (
     files,
     flows,
@@ -282,6 +284,31 @@ def test_cli_load_previews_local_files(tmp_path):
     assert second.exit_code == 0, second.output
     assert ("payees resolved again for 1 publisher(s) (1 new spellings); site updated: 1 of 2 "
             "publishers' databases rebuilt, the combined one updated in place") in second.stderr
+
+
+def test_cli_load_refuses_an_id_the_site_cannot_route_and_keeps_a_loaded_name(tmp_path):
+    spend = tmp_path / "march.csv"
+    spend.write_text("Supplier Name,Payment Date,Amount\nACME LTD,01/03/2025,100.00\n")
+    data = tmp_path / "data"
+    refused = CliRunner().invoke(main, ["load", str(spend), "--publisher", "GB-LAE-X",
+                                        "--data-dir", str(data)])
+    assert refused.exit_code == 2
+    assert "publisher id 'GB-LAE-X' is not a lower-case slug" in refused.output
+    assert "such as 'gb-lae-x'" in refused.output
+    assert not (data / "warehouse.db").exists()  # nothing loaded under the refused id
+    for name in (["--name", "Exton Council"], []):  # the second load gives no name
+        loaded = CliRunner().invoke(main, ["load", str(spend), "--publisher", "gb-lae-x",
+                                           *name, "--data-dir", str(data)])
+        assert loaded.exit_code == 0, loaded.output
+    datasette = make_datasette(data / "site")
+    try:
+        page = asyncio.run(datasette.client.get("/publisher/gb-lae-x"))
+        home = asyncio.run(datasette.client.get("/"))
+    finally:
+        for database in datasette.databases.values():
+            database.close()
+    assert page.status_code == 200 and "Exton Council" in page.text
+    assert 'href="/publisher/gb-lae-x"' in home.text and "Exton Council" in home.text
 
 
 def test_cli_demo_builds_the_site_without_serving(tmp_path):

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import openpyxl
 import pandas as pd
 import pytest
+from datasette.utils import format_bytes
 from openpyxl import Workbook
 
 from schemas.validate import report_file
@@ -334,10 +335,23 @@ def test_every_published_database_is_immutable(site):
     assert [arguments[arguments.index(d) - 1] for d in databases] == ["-i"] * len(databases)
 
 
-def test_the_site_has_an_sql_time_limit_and_no_download(site):
-    assert SETTINGS["sql_time_limit_ms"] == "3000" and SETTINGS["allow_download"] == "off"
+def test_the_site_has_an_sql_time_limit(site):
+    assert SETTINGS["sql_time_limit_ms"] == "3000"
     assert site[0].setting("sql_time_limit_ms") == 3000
-    assert get(site, "/moneytrail.db").status_code == 403
+
+
+def test_every_database_downloads_whole_with_its_size_stated(site):
+    datasette, site_dir = site
+    for path in sorted(site_dir.glob("*.db")):
+        download = get(site, f"/{path.stem}.db")
+        assert download.status_code == 200, path.name
+        assert download.content == path.read_bytes()
+        page = get(site, f"/{path.stem}")
+        assert f'href="/{path.stem}.db"' in page.text
+        assert format_bytes(path.stat().st_size) in page.text
+    landing = get(site, "/publisher/formula-council")
+    size = format_bytes((site_dir / "formula-council.db").stat().st_size)
+    assert 'href="/formula-council.db"' in landing.text and f"({size})" in landing.text
 
 
 @pytest.mark.parametrize("sql", [
