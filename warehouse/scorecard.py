@@ -4,13 +4,18 @@ import json
 
 import sqlalchemy as sa
 
+from schemas.privacy import WITHHELD
 from warehouse import quality
 from warehouse.tables import LIVE, files
 
 CODE_REQUIREMENTS = 7  # date, department, beneficiary, purpose, amount, irrecoverable VAT, category
 
+# A payment whose payee is not shown: redacted by the publisher, or a private individual's name
+# withheld by the site. The summary line's `redacted` columns count these (shown as withheld).
+WITHHELD_PAYMENT = f"(redaction_reason is not null or beneficiary_name = '{WITHHELD}')"
+
 # The combined summary line per publisher, computed in SQLite once the scorecard is in place.
-SUMMARY_SQL = """
+SUMMARY_SQL = f"""
 insert into publisher_summary
 select p.id, p.name, p.kind, p.org_id, p.population,
        coalesce(t.payments, 0), coalesce(t.total, 0),
@@ -28,8 +33,8 @@ select p.id, p.name, p.kind, p.org_id, p.population,
 from publishers p left join (
     select publisher_id, count(*) as payments, sum(amount_pence) as total,
            min(payment_date) as date_min, max(payment_date) as date_max,
-           sum(redaction_reason is not null) as redacted,
-           sum(case when redaction_reason is not null then amount_pence end) as redacted_pence
+           sum({WITHHELD_PAYMENT}) as redacted,
+           sum(case when {WITHHELD_PAYMENT} then amount_pence end) as redacted_pence
     from payments group by publisher_id) t on t.publisher_id = p.id
 """
 

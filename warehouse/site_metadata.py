@@ -3,6 +3,7 @@
 import pandas as pd
 
 from schemas.descriptors import load_descriptor
+from warehouse.scorecard import WITHHELD_PAYMENT
 from warehouse.site_schema import TABLES
 
 LICENCES = {"OGL-UK-3.0": ("Open Government Licence v3.0",
@@ -65,12 +66,15 @@ where amount_pence >= cast(:pounds as real) * 100 and {ONE_PUBLISHER}
 order by amount_pence desc limit 1000""",
     },
     "redacted_by_service": {
-        "title": "Redacted payments by service",
-        "description": "What was withheld, where, and why.",
-        "sql": f"""select publisher_id, service, redaction_reason, count(*) as payments,
-  sum(amount_pence) as total_pence from payments
-where redaction_reason is not null and {ONE_PUBLISHER}
-group by publisher_id, service, redaction_reason order by total_pence desc""",
+        "title": "Withheld payments by service",
+        "description": "Payments whose payee is not shown, where, and why: redacted by the "
+                       "publisher (personal data, commercial confidentiality), or a private "
+                       "individual's name withheld by moneytrail. They are not suppliers.",
+        "sql": f"""select publisher_id, service,
+  coalesce(redaction_reason, 'private individual (withheld by moneytrail)') as reason,
+  count(*) as payments, sum(amount_pence) as total_pence from payments
+where {WITHHELD_PAYMENT} and {ONE_PUBLISHER}
+group by publisher_id, service, reason order by total_pence desc""",
     },
     "likely_duplicates": {
         "title": "Likely duplicate payments",

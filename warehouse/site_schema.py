@@ -1,5 +1,7 @@
 """The site databases' tables, summary queries and indexed facet columns."""
 
+from schemas.privacy import WITHHELD
+
 TABLES = {
     "publishers": """create table publishers (
         id text primary key, org_id text, name text, kind text, gss_code text,
@@ -84,14 +86,16 @@ SUMMARIES = (
        from payments group by publisher_id, service""",
     """insert into spend_by_expense_type select publisher_id, expense_type, count(*),
        sum(amount_pence) from payments group by publisher_id, expense_type""",
-    # Redacted payees stay apart, one line per marker: they are never matched to anyone.
-    """insert into spend_by_supplier
+    # Suppliers only: a redaction marker ('REDACTED PERSONAL DATA') or a private individual's
+    # withheld name is nobody, and is summarised as withheld (publisher_summary), not listed.
+    f"""insert into spend_by_supplier
        select p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name),
               coalesce(max(s.name), max(p.beneficiary_name)), count(distinct p.beneficiary_name),
               max(p.payee_publisher_id), count(*), sum(p.amount_pence),
               min(p.payment_date), max(p.payment_date)
        from payments p left join suppliers s on s.id = p.supplier_id
-       where p.beneficiary_name is not null
+       where p.beneficiary_name is not null and p.redaction_reason is null
+         and p.beneficiary_name != '{WITHHELD}'
        group by p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name)""",
     """insert into flow_totals select payer_id, payee_id, max(payee_is_publisher), sum(payments),
        sum(amount_pence) from flows group by payer_id, payee_id""",

@@ -220,11 +220,11 @@ async def publisher_page(datasette, request):
         services = await _rows(datasette, "select expense_type as service, total_pence from "
                                           "spend_by_expense_type where publisher_id = :p "
                                           "order by total_pence desc", p)
-    # Redacted payees are not suppliers: the chart shows who was named, the total says the rest.
+    # Withheld payees are not suppliers (spend_by_supplier holds none): the chart shows who was
+    # named, the withheld line says the rest.
     suppliers = await _rows(datasette, "select supplier, supplier_key, total_pence, "
                                        "payee_publisher_id from spend_by_supplier where "
-                                       "publisher_id = :p and supplier_key not like '~%' "
-                                       "order by total_pence desc limit 15", p)
+                                       "publisher_id = :p order by total_pence desc limit 15", p)
     redacted = {"total_pence": summary["redacted_pence"] or 0,
                 "payments": summary["redacted"] or 0}
     months = await _rows(datasette, "select month, total_pence from spend_by_month where "

@@ -4,11 +4,13 @@ import asyncio
 import json
 import re
 import sqlite3
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
+from schemas.money import pence_to_pounds
 from warehouse.serving import make_datasette
 from warehouse.site_metadata import QUERIES
 
@@ -100,7 +102,28 @@ def test_payments_over_an_amount(site):
 def test_redacted_payments_by_service_add_up(site):
     found = rows(site, "/moneytrail/redacted_by_service.json?publisher=brookfield-care")
     truth = next(f for f in site[2]["files"] if f["publisher"] == "brookfield-care")
-    assert sum(r["payments"] for r in found) == truth["redacted_rows"]
+    redacted = [r for r in found if not r["reason"].startswith("private individual")]
+    assert sum(r["payments"] for r in redacted) == truth["redacted_rows"]
+
+
+def test_withheld_payees_are_never_suppliers_and_every_penny_is_accounted(site):
+    for database in ("moneytrail", "northmoor-borough-council"):
+        listed = rows(site, f"/{database}.json?sql=" + quote(
+            "select supplier from spend_by_supplier where upper(supplier) like '%REDACTED%' "
+            "or supplier like 'Private individual%'"))
+        assert listed == [], database
+    summaries = rows(site, "/moneytrail/publisher_summary.json?_size=max")
+    assert any(s["redacted"] for s in summaries)
+    for summary in summaries:
+        named = rows(site, "/moneytrail.json?sql=" + quote(
+            "select coalesce(sum(total_pence), 0) as pence from spend_by_supplier "
+            "where publisher_id = :p") + f"&p={summary['publisher_id']}")
+        assert named[0]["pence"] + summary["redacted_pence"] == summary["total_pence"]
+        if summary["redacted"]:
+            page = asyncio.run(site[0].client.get(f"/publisher/{summary['publisher_id']}"))
+            pounds = pence_to_pounds(summary["redacted_pence"])
+            assert f"Withheld: {summary['redacted']:,} payment" in page.text
+            assert pounds in page.text
 
 
 @pytest.mark.parametrize("query", sorted(QUERIES))
