@@ -80,6 +80,48 @@ class SummaryFacet(ColumnFacet):
                 "results": values, "truncated": len(rows) > size}
 
 
+STATUS_WORDS = {"ok": "Up to date", "error": "Problem with its files",
+                "no_feeds": "No files listed yet"}
+URL = re.compile(r"\b(?:https?|file)://[^\s;]+?(?=[:;,]?(?:\s|$))")
+
+
+def plain_status(status: str | None) -> str:
+    """A publisher's harvest status in words: 'Problem with its files', not 'error'."""
+    return STATUS_WORDS.get(status or "", (status or "").replace("_", " ").capitalize())
+
+
+def plain_message(message: str | None) -> str:
+    """A status message with each address given as its file name ('an HTML page was served
+    … (FLT-expenditure-2025.xlsx)'), not a raw URL that may be a local test server's."""
+    def named(match: re.Match) -> str:
+        path = PurePosixPath(match.group(0).split("?")[0])
+        return f"file {path.name}" if path.name else "its page"
+
+    return URL.sub(named, message or "")
+
+
+def human_date(value: str | None) -> str:
+    """'2025-04-01' as people write it, '1 Apr 2025'; a month '2025-04' as 'Apr 2025'."""
+    if not value:
+        return ""
+    parts = str(value)[:10].split("-")
+    try:
+        numbers = [int(p) for p in parts]
+        month = MONTHS[numbers[1] - 1]
+    except (ValueError, IndexError):
+        return str(value)
+    return f"{numbers[2]} {month} {numbers[0]}" if len(numbers) == 3 else f"{month} {numbers[0]}"
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters.update(plain_status=plain_status, plain_message=plain_message,
+                       human_date=human_date)
+
+
 @hookimpl
 def register_facet_classes():
     return [SummaryFacet]

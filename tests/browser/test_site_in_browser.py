@@ -128,6 +128,32 @@ def test_the_home_page_lists_every_publisher_and_offers_search(browser, site, de
     save_screenshot(browser, "home", screenshot_dirs)
 
 
+def test_the_home_page_says_status_and_quality_in_plain_words(browser, site, screenshot_dirs):
+    browser.get(f"{site}/")
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "Quality score (out of 100)" in text and "the average of five measures" in text
+    rows = {r.find_element(By.CSS_SELECTOR, "td a").text: r.text
+            for r in browser.find_elements(By.CSS_SELECTOR, "table.publishers tbody tr")}
+    failed = rows["Fellbrook Learning Trust"]
+    assert "Problem with its files" in failed and "file FLT-expenditure" in failed
+    assert "127.0.0.1" not in text and "http://" not in text
+    assert all("Up to date" in row for name, row in rows.items() if name != "Fellbrook "
+               "Learning Trust")
+    assert re.search(r"\b\d{1,2} [A-Z][a-z]{2} 20\d\d to \d{1,2} [A-Z][a-z]{2} 20\d\d\b", text)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text)  # no ISO dates for people to decode
+    for width in (390, 1280):
+        browser.set_window_size(width, 2000)
+        browser.get(f"{site}/")
+        # Nothing wider than the screen: on a phone each publisher is a card of labelled lines.
+        wide, seen = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert wide <= seen, f"the home page is {wide} px wide in a {seen} px window"
+        save_screenshot(browser, f"home-{width}", screenshot_dirs)
+        browser.get(f"{site}/publisher/{PUBLISHER}")
+        save_screenshot(browser, f"publisher-{width}", screenshot_dirs)
+    browser.set_window_size(1280, 2000)
+
+
 def test_the_publisher_page_draws_its_charts(browser, site, screenshot_dirs):
     browser.get(f"{site}/publisher/{PUBLISHER}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Northmoor Borough Council"

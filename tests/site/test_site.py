@@ -40,7 +40,7 @@ def test_home_page_lists_every_publisher_with_total_period_score_and_update(site
         assert f'href="/publisher/{publisher_id}"' in page.text
         assert summary.name in page.text
     assert "£10,572,626.58" in page.text  # Northmoor's total, as in the run summary
-    assert "2025-04-01 to 2025-09-30" in page.text
+    assert "1 Apr 2025 to 30 Sep 2025" in page.text
     assert 'name="_search"' in page.text and 'action="/moneytrail/payments"' in page.text
     assert "an HTML page was served where a spreadsheet was expected" in page.text
 
