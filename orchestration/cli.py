@@ -259,17 +259,28 @@ def trace(name_or_id: str, data_dir: Path, hops: int, top: int) -> None:
 
     from schemas.money import pence_to_pounds
     from warehouse.engine import connect, warehouse_url
-    from warehouse.trace import downstream, find, render, upstream
+    from warehouse.suppliers import payee_key
+    from warehouse.trace import Ambiguous, downstream, find, render, suggestions, upstream
 
     engine = connect(warehouse_url(data_dir))
     with engine.connect() as conn:
         def query(sql: str, params: dict) -> list[dict]:
             return [dict(row) for row in conn.execute(sa.text(sql), params).mappings()]
 
-        found = find(query, name_or_id)
+        try:
+            found = find(query, name_or_id)
+        except Ambiguous as several:
+            choices = "\n".join(f"  {name} ({ident})" for ident, name in several.matches)
+            raise click.ClickException(f"{name_or_id!r} fits {len(several.matches)} publishers "
+                                       f"or suppliers; say which:\n{choices}") from None
         if found is None:
-            raise click.ClickException(f"no publisher or supplier called {name_or_id!r}")
+            close = suggestions(query, name_or_id)
+            hint = ("; did you mean:\n" + "\n".join(f"  {m[1]} ({m[0]})" for m in close)
+                    if close else "")
+            raise click.ClickException(f"no publisher or supplier called {name_or_id!r}{hint}")
         ident, name, is_publisher = found
+        if ident != name_or_id and payee_key(name) != payee_key(name_or_id):
+            click.echo(f"{name_or_id!r} taken as {name} ({ident})", err=True)
         if is_publisher:
             click.echo(render(downstream(query, ident, hops, top), upstream(query, ident)))
             return

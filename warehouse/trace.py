@@ -6,6 +6,7 @@ every pound the provider paid out is that council's money. Only payments publish
 counted: a provider's other income (fees, grants) is not visible, and says so in `passed_on`.
 """
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,15 @@ class Node:
     hop: int
     passed_on: float | None = None  # share of its publisher income it paid out (publishers)
     children: list["Node"] = field(default_factory=list)
+    has_data: bool = True  # a publisher none of whose spending could be read has none
+
+
+class Ambiguous(LookupError):
+    """A name that fits more than one publisher or supplier: `matches` are (id, name)."""
+
+    def __init__(self, text: str, matches: list[tuple[str, str]]):
+        super().__init__(text)
+        self.matches = matches
 
 
 def find(query: Query, name_or_id: str) -> tuple[str, str, bool] | None:
@@ -42,7 +52,47 @@ def find(query: Query, name_or_id: str) -> tuple[str, str, bool] | None:
     if not rows:
         rows = [r for r in query("select id, name, 1 from publishers", {})
                 if payee_key(r["name"]) == key]
-    return _found(query, rows[0]) if rows else None
+    if rows:
+        return _found(query, rows[0])
+    # Part of a name ('moorland', 'Brookfield care'): the one publisher or supplier whose
+    # name or spelling holds it; several are Ambiguous, with their names to choose from.
+    matches = [m for m in suggestions(query, name_or_id, limit=11) if m[2]]
+    if len(matches) == 1:
+        return _found(query, {"id": matches[0][0], "name": matches[0][1],
+                              "publisher": matches[0][3]})
+    if matches:
+        raise Ambiguous(name_or_id, [(m[0], m[1]) for m in matches[:10]])
+    return None
+
+
+def suggestions(query: Query, text: str, limit: int = 5) -> list[tuple[str, str, bool, bool]]:
+    """Publishers and suppliers a person may have meant by TEXT, best first:
+    (id, name, whether TEXT is part of its name or a spelling of it, whether it publishes).
+    Parts come first; then names that are spelt like it (difflib's close matches)."""
+    wanted = payee_key(text)
+    if not wanted:
+        return []
+    names: dict[str, tuple[str, bool, set[str]]] = {}
+    for row in query("select id, name from publishers", {}):
+        names[row["id"]] = (row["name"], True, {payee_key(row["name"]), row["id"]})
+    for row in query("select s.id, s.name, s.publisher_id, a.payee_key from suppliers s "
+                     "left join supplier_aliases a on a.supplier_id = s.id", {}):
+        ident = row["publisher_id"] or row["id"]
+        name, publishes, keys = names.setdefault(ident, (row["name"], bool(row["publisher_id"]),
+                                                         set()))
+        keys.update(k for k in (payee_key(row["name"]), row["payee_key"]) if k)
+    parts = sorted(((ident, name, True, publishes) for ident, (name, publishes, keys)
+                    in names.items() if any(wanted in key for key in keys)),
+                   key=lambda m: (not m[3], len(m[1]), m[1]))
+    if parts:
+        return parts[:limit]
+    by_key = {key: ident for ident, (_, _, keys) in names.items() for key in keys}
+    close = difflib.get_close_matches(wanted, list(by_key), n=limit * 3, cutoff=0.6)
+    seen: dict[str, tuple[str, str, bool, bool]] = {}
+    for key in close:
+        ident = by_key[key]
+        seen.setdefault(ident, (ident, names[ident][0], False, names[ident][1]))
+    return list(seen.values())[:limit]
 
 
 def _found(query: Query, row: dict) -> tuple[str, str, bool]:
@@ -102,6 +152,10 @@ def _expand(query: Query, node: Node, share: float, hops: int, top: int, seen: s
             spent = _sum(query, f"select sum(amount_pence) as v from {edges} "
                                 "where payer_id = :p", child.id)
             child.passed_on = spent / income if income else None
+            # A provider whose files could not be read passes on nothing we can see: it has
+            # no data, which is not the same as passing on 0%.
+            child.has_data = spent > 0 or bool(query(
+                "select 1 as v from payments where publisher_id = :p limit 1", {"p": child.id}))
             # Spread what reached it over everything it paid out; where it pays out more than
             # publishers paid it, the rest came from income not published here.
             base = max(income, spent)
@@ -134,7 +188,9 @@ def render(root: Node, paid_by: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _passed_on(share: float | None) -> str:
+def _passed_on(share: float | None, has_data: bool = True) -> str:
+    if not has_data:
+        return "no data: none of its own spending could be read"
     if share is None:
         return "no payments to it published here"
     if share > 1:
@@ -148,7 +204,8 @@ def _lines(node: Node, indent: str, lines: list[str]) -> None:
         branch, extend = ("└─ ", "   ") if last else ("├─ ", "│  ")
         note = ""
         if child.is_publisher:
-            note = f"  [publishes its spending; {_passed_on(child.passed_on)}]"
+            note = (f"  [publishes its spending; {_passed_on(child.passed_on, child.has_data)}]"
+                    if child.has_data else f"  [{_passed_on(child.passed_on, False)}]")
         money = pence_to_pounds(child.amount_pence)
         lines.append(f"{indent}{branch}{money} → {child.name}{note}")
         _lines(child, indent + extend, lines)

@@ -311,6 +311,37 @@ def test_cli_load_refuses_an_id_the_site_cannot_route_and_keeps_a_loaded_name(tm
     assert 'href="/publisher/gb-lae-x"' in home.text and "Exton Council" in home.text
 
 
+@pytest.mark.parametrize(("asked", "taken"), [
+    ("moorland", "Moorland Energy Supply Ltd"),           # part of a supplier's name
+    ("BROOKFIELD care", "Brookfield Care Services Ltd"),  # part of a publisher's, any case
+])
+def test_cli_trace_takes_part_of_a_name_and_says_what_it_took(demo, asked, taken):
+    result = CliRunner().invoke(main, ["trace", asked, "--data-dir", str(demo[0])])
+    assert result.exit_code == 0, result.output
+    assert f"{asked!r} taken as {taken}" in result.stderr
+    assert result.stdout.startswith(taken)
+
+
+def test_cli_trace_lists_the_matches_of_an_ambiguous_or_misspelt_name(demo):
+    several = CliRunner().invoke(main, ["trace", "fellbrook", "--data-dir", str(demo[0])])
+    assert several.exit_code == 1 and "'fellbrook' fits" in several.output
+    assert "Fellbrook Metropolitan Borough Council (fellbrook-council)" in several.output
+    misspelt = CliRunner().invoke(main, ["trace", "Fellbrok council", "--data-dir",
+                                         str(demo[0])])
+    assert misspelt.exit_code == 1 and "did you mean:" in misspelt.output
+    assert "Fellbrook Metropolitan Borough Council (fellbrook-council)" in misspelt.output
+
+
+def test_cli_trace_shows_a_provider_whose_files_failed_as_no_data(demo):
+    # The demo's learning trust serves an HTML page where its spreadsheet should be.
+    assert demo[1]["fellbrook-learning-trust"].status == "error"
+    result = CliRunner().invoke(main, ["trace", "fellbrook-council", "--data-dir",
+                                       str(demo[0])])
+    [line] = [x for x in result.stdout.splitlines() if "Fellbrook Learning Trust" in x]
+    assert "no data" in line and "passes on" not in line and "0%" not in line
+    assert "passes on 56% of what publishers pay it" in result.stdout  # Brookfield's share
+
+
 def test_cli_demo_builds_the_site_without_serving(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--no-serve", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
