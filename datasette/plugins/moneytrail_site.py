@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
-from datasette.utils import format_bytes, path_with_added_args, path_with_removed_args
+from datasette.utils import format_bytes, path_with_added_args, path_with_removed_args, tilde_decode
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
@@ -206,7 +206,9 @@ async def supplier_page(datasette, request):
 
 
 @hookimpl
-def extra_template_vars(template, datasette):
+def extra_template_vars(template, database, table, view_name, request, datasette):
+    if view_name == "row" and table == "payments":
+        return _citation_vars(datasette, database, request)
     if template != "index.html":
         return {}
 
@@ -215,6 +217,47 @@ def extra_template_vars(template, datasette):
                                                           "order by total_pence desc")}
 
     return publishers
+
+
+CITED = """select p.payment_date, p.date_precision, p.amount_pence, p.beneficiary_name,
+    p.supplier_id, p.service, p.purpose, p.expense_type, p.redaction_reason, p.source_url,
+    p.source_row, p.sheet, p.transaction_number, f.fetched_at, f.sha256, f.status,
+    u.name as publisher, p.publisher_id
+  from payments p join files f on f.id = p.file_id
+  left join publishers u on u.id = p.publisher_id where p.id = :id"""
+
+
+def _citation_vars(datasette, database: str, request):
+    """A payment page's citation: who paid whom, how much, when, for what, and from which
+    published file and row, fetched when: ready to paste, above the row's thirty columns."""
+
+    async def citation():
+        if request is None or database not in datasette.databases:
+            return {}
+        key = (request.url_vars or {}).get("pks", "")
+        result = await datasette.get_database(database).execute(CITED, {"id": tilde_decode(key)})
+        return {"citation": _citation(dict(result.rows[0]))} if result.rows else {}
+
+    return citation
+
+
+def _citation(row: dict) -> dict:
+    when = (row["payment_date"] or "")[: 7 if row["date_precision"] == "month" else 10]
+    what = row["purpose"] or row["expense_type"]
+    service = row["service"] if row["service"] and row["service"] != NOT_STATED else None
+    url = row["source_url"] or ""
+    name = PurePosixPath(url.split("?")[0]).name or url
+    where = f"row {row['source_row']}" + (f" of sheet {row['sheet']}" if row["sheet"] else "")
+    sentence = (f"{row['publisher'] or row['publisher_id']} paid {row['beneficiary_name']} "
+                f"{pence_to_pounds(row['amount_pence'])} {'on' if len(when) == 10 else 'in'} "
+                f"{human_date(when)}"
+                + (f" for {what}" if what and what != NOT_STATED else "")
+                + (f" ({service})" if service else "") + ".")
+    source = (f"From {name}, {where}, as published at {url} "
+              f"(fetched {human_date(row['fetched_at'])}; SHA-256 {row['sha256'][:12]}…).")
+    return {"sentence": sentence, "source": source, "url": url, "file_name": name,
+            "where": where, "fetched": human_date(row["fetched_at"]),
+            "withdrawn": row["status"] != "current", "text": f"{sentence} {source}"}
 
 
 async def _rows(datasette, sql: str, params: dict | None = None) -> list[dict]:

@@ -154,6 +154,29 @@ def test_the_home_page_says_status_and_quality_in_plain_words(browser, site, scr
     browser.set_window_size(1280, 2000)
 
 
+def test_a_payment_page_opens_with_a_citation_ready_to_paste(browser, site, screenshot_dirs):
+    for width in (1280, 390):
+        browser.set_window_size(width, 900)
+        browser.get(f"{site}/{PUBLISHER}/payments/5")
+        block = browser.find_element(By.CSS_SELECTOR, "section.citation")
+        # Above the fold, before the row's thirty columns.
+        assert block.is_displayed() and block.location["y"] < 600, block.location
+        text = browser.find_element(By.ID, "cite-text").get_attribute("value")
+        assert re.match(r"^Northmoor Borough Council paid .+ £[\d,]+\.\d\d (on|in) "
+                        r"\d{0,2} ?[A-Z][a-z]{2} 20\d\d", text), text
+        assert re.search(r"From spend-over-500-\d{4}-\d\d\.csv, row \d+, as published at "
+                         r"http://\S+\.csv \(fetched \d{1,2} [A-Z][a-z]{2} 20\d\d", text), text
+        link = block.find_element(By.CSS_SELECTOR, ".cite-source a")
+        assert link.get_attribute("href").endswith(".csv")
+        wide, seen = browser.execute_script(
+            "return [document.querySelector('section.citation').scrollWidth, "
+            "window.innerWidth]")
+        assert wide <= seen
+        assert_no_console_errors(browser, "payment page")
+        save_screenshot(browser, f"payment-{width}", screenshot_dirs)
+    browser.set_window_size(1280, 2000)
+
+
 def test_the_publisher_page_draws_its_charts(browser, site, screenshot_dirs):
     browser.get(f"{site}/publisher/{PUBLISHER}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Northmoor Borough Council"
