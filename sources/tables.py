@@ -265,9 +265,25 @@ def _may_hold_nul(stream: BinaryIO, encoding: str) -> bool:
 
 
 def _without_nul(lines: Iterator[str]) -> Iterator[str]:
-    # The csv module refuses NUL bytes; a stray one must not sink the whole file.
+    """The lines without NUL characters: the csv module refuses them, and a stray one must not
+    sink the whole file. A CR and an LF that only a NUL kept apart ('\\r\\0\\n') become one
+    line break, one line, as record_lines counts the CRLF they leave in a quoted cell."""
+    held = None  # a line ending in CR, until the next shows whether an LF completes it
     for line in lines:
-        yield line.replace("\0", "") if "\0" in line else line
+        if "\0" in line:
+            line = line.replace("\0", "")
+        if held is not None:
+            if line.startswith("\n"):
+                line = held + line
+            else:
+                yield held
+            held = None
+        if line.endswith("\r"):
+            held = line
+            continue
+        yield line
+    if held is not None:
+        yield held
 
 
 def sniff_delimiter(head: str) -> str:

@@ -83,6 +83,14 @@ def test_csv_rows_carry_physical_line_numbers_through_quoted_newlines_and_bare_c
     assert rows == [(1, ["a", "b"]), (2, ["multi\nline", "1"]), (4, []), (5, ["z", "2"])]
 
 
+def test_a_nul_between_cr_and_lf_in_a_quoted_cell_numbers_records_alike_in_blocks():
+    raw = b'a"q,\n"\r\x00\n"q,\n"'  # found by the property test below
+    one_at_a_time = list(tables.csv_rows(io.BytesIO(raw), "utf-8"))
+    numbers, cells = tables.csv_rows(io.BytesIO(raw), "utf-8").take(3)
+    assert list(zip(numbers.tolist(), cells, strict=True)) == one_at_a_time
+    assert [n for n, _ in one_at_a_time] == [1, 2, 4]
+
+
 # Pieces of CSV text chosen to meet every way a record can end or run on: quoted line breaks
 # of each kind, a quote left open to the end, blank lines, NULs, stray quotes.
 CSV_PIECES = ['a', 'b,c', ',', '"', '""', '"q,\n"', '"\r\n"', '"x\ry"', '\n', '\r', '\r\n',
