@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
+import hashlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from warehouse.preparing import (
     collected_per_chunk,
     prepared,
 )
-from warehouse.tables import LIVE, files, payments, publishers, quarantine
+from warehouse.tables import LIVE, files, payments, publishers, quarantine, withdrawn_payments
 
 # Rows one SQLite INSERT statement takes: each statement executed costs the driver a fixed
 # amount besides binding its values, so 64 rows a statement insert a million rows in three
@@ -163,13 +165,17 @@ def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOut
     outcome = LoadOutcome(url, "loaded", file_id)
     work = Preparation(Path(path), schema, publisher, file_id, sha256=sha256)
     shared = {"file_id": file_id, "publisher_id": publisher.id, "file_sha256": sha256}
+    seen: collections.Counter = collections.Counter()  # each identity's payments so far
     # Closed at once if an insert fails, so a preparing process stops with the load.
     with collected_per_chunk(), contextlib.closing(prepared(work)) as items:
         for item in items:
             if isinstance(item, Batch):
                 table = payments if item.table == "payments" else quarantine
                 constants = {name: shared[name] for name in FILE_COLUMNS[item.table]}
-                _insert_rows(conn, _rows(table, item.frame, conn.dialect.name, constants))
+                batch = _rows(table, item.frame, conn.dialect.name, constants)
+                if table is payments:
+                    _add_keys(batch, publisher.id, url, seen)
+                _insert_rows(conn, batch)
                 if table is payments:
                     outcome.rows_loaded += len(item.frame)
                 else:
@@ -216,11 +222,35 @@ def _supersede(conn, publisher_id: str, url: str, file_id: int) -> list[int]:
         files.c.publisher_id == publisher_id, files.c.url == url,
         files.c.status.in_(LIVE), files.c.id != file_id))]
     if older:
+        _record_withdrawn(conn, publisher_id, url, file_id, older)
         conn.execute(payments.delete().where(payments.c.file_id.in_(older)))
         conn.execute(quarantine.delete().where(quarantine.c.file_id.in_(older)))
         conn.execute(files.update().where(files.c.id.in_(older))
                      .values(status="superseded", superseded_by=file_id))
     return older
+
+
+def _record_withdrawn(conn, publisher_id: str, url: str, file_id: int, older: list[int]) -> None:
+    """Keep what the payments of the OLDER versions were that the new version (FILE_ID) no
+    longer holds, by lasting key; a key the new version holds again is no longer withdrawn."""
+    kept = sa.select(payments.c.payment_key).where(payments.c.file_id == file_id,
+                                                   payments.c.payment_key.is_not(None))
+    gone = payments.c.file_id.in_(older) & payments.c.payment_key.is_not(None) \
+        & payments.c.payment_key.not_in(kept)
+    fetched = sa.select(files.c.fetched_at).where(files.c.id == file_id).scalar_subquery()
+    person = payments.c.personal_data.is_not(None)
+    conn.execute(withdrawn_payments.delete().where(
+        withdrawn_payments.c.id.in_(kept) | withdrawn_payments.c.id.in_(
+            sa.select(payments.c.payment_key).where(gone))))
+    conn.execute(withdrawn_payments.insert().from_select(
+        ["id", "publisher_id", "source_url", "payment_date", "amount_pence", "beneficiary_name",
+         "purpose", "transaction_number", "withdrawn_on"],
+        sa.select(payments.c.payment_key, payments.c.publisher_id, sa.literal(url),
+                  sa.func.substr(sa.cast(payments.c.payment_date, sa.String), 1, 10),
+                  payments.c.amount_pence,
+                  sa.case((person, sa.null()), else_=payments.c.beneficiary_name),
+                  sa.case((person, sa.null()), else_=payments.c.purpose),
+                  payments.c.transaction_number, fetched).where(gone)))
 
 
 def mark_withdrawn(engine: sa.Engine, publisher_id: str, url: str, message: str) -> bool:
@@ -230,6 +260,38 @@ def mark_withdrawn(engine: sa.Engine, publisher_id: str, url: str, message: str)
             files.c.publisher_id == publisher_id, files.c.url == url,
             files.c.status == "current").values(status="withdrawn", status_message=message))
         return changed.rowcount > 0
+
+
+# What makes a payment the same payment in another version of its file: the rest (purpose,
+# service, the row it is on) may be corrected or moved without changing which payment it is.
+IDENTITY = ("transaction_number", "payment_date", "amount_pence", "beneficiary_name")
+KEY_BITS = 61
+
+
+def payment_keys(publisher_id: str, url: str, identities: Iterable[tuple],
+                 seen: collections.Counter) -> list[int]:
+    """Each payment's lasting id: a hash of its publisher, its file's URL (the series every
+    version of the file shares) and its IDENTITY values, with how many payments of that same
+    identity came before it in the file (SEEN, carried from chunk to chunk), so that two
+    identical lines stay two payments. Ids fall in [2**61, 2**62): never one of the
+    warehouse's own small row ids, which rows loaded before keys existed are shown under."""
+    keys = []
+    prefix = f"{publisher_id}\x1e{url}\x1e"
+    for identity in identities:
+        text = "\x1f".join("" if v is None else str(v) for v in identity)
+        n = seen[text]
+        seen[text] = n + 1
+        digest = hashlib.blake2b(f"{prefix}{text}\x1e{n}".encode(), digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "big") >> (64 - KEY_BITS) | 1 << KEY_BITS)
+    return keys
+
+
+def _add_keys(batch: Rows, publisher_id: str, url: str, seen: collections.Counter) -> None:
+    at = [batch.columns.index(c) if c in batch.columns else None for c in IDENTITY]
+    identities = (tuple(None if i is None else row[i] for i in at) for row in batch.rows)
+    keys = payment_keys(publisher_id, url, identities, seen)
+    batch.columns = [*batch.columns, "payment_key"]
+    batch.rows = [(*row, key) for row, key in zip(batch.rows, keys, strict=True)]
 
 
 @dataclass

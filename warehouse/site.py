@@ -49,6 +49,7 @@ from warehouse.tables import (
     resolution_state,
     supplier_aliases,
     suppliers,
+    withdrawn_payments,
 )
 
 COMBINED = "moneytrail"
@@ -63,7 +64,7 @@ SITE_SOURCES = ("site.py", "site_schema.py", "site_metadata.py", "flows.py", "re
                 "suppliers.py", "curated_suppliers.yaml", "charts.py", "scorecard.py",
                 "generations.py")
 # Warehouse tables copied as they are, in this order; payments and publisher_flows follow.
-COPIED = (publishers, files, quarantine, suppliers, supplier_aliases, flows)
+COPIED = (publishers, files, quarantine, suppliers, supplier_aliases, flows, withdrawn_payments)
 # Tables each database derives from its own rows; all are one publisher's rows per line, so the
 # combined database gathers them from the publishers' databases.
 # A payee as the payments are looked up: the spelling (first four), then who it is.
@@ -342,7 +343,7 @@ OWNED_BY = {"payments": "publisher_id", "files": "publisher_id", "quarantine": "
             "spend_by_month": "publisher_id", "spend_by_service": "publisher_id",
             "spend_by_expense_type": "publisher_id", "spend_by_supplier": "publisher_id",
             "flow_totals": "payer_id", "scorecard": "publisher_id",
-            "publisher_summary": "publisher_id"}
+            "publisher_summary": "publisher_id", "withdrawn_payments": "publisher_id"}
 
 
 UPDATE_CACHE_KIB = 256 * 1024
@@ -602,7 +603,8 @@ def _copy_queries(site: sqlite3.Connection, publisher_id: str | list[str] | None
             if isinstance(publisher_id, str):
                 queries.append((table.name, names, _own_suppliers(publisher_id)))
             continue
-        shown = _quarantine_shown() if table is quarantine else {}
+        shown = (_quarantine_shown() if table is quarantine else
+                 _withdrawn_shown(withheld) if table is withdrawn_payments else {})
         query = sa.select(*(shown.get(c, table.c[c]).label(c) for c in names))
         queries.append((table.name, names, cut(query, table.name)))
     queries.append(("publisher_flows", _columns(site, schema, "publisher_flows"),
@@ -628,7 +630,8 @@ def _cut(table: str, publisher_ids: list[str]) -> sa.ColumnElement:
     if table == "publisher_flows":
         return sa.or_(flows.c.payer_id.in_(publisher_ids), flows.c.payee_id.in_(publisher_ids))
     return {"files": files, "quarantine": quarantine, "supplier_aliases": supplier_aliases,
-            "payments": payments}[table].c.publisher_id.in_(publisher_ids)
+            "payments": payments, "withdrawn_payments": withdrawn_payments,
+            }[table].c.publisher_id.in_(publisher_ids)
 
 
 def _own_suppliers(publisher_id: str) -> sa.Select:
@@ -698,6 +701,9 @@ def _payment_columns(payees: sa.FromClause, withheld: tuple[str, ...] = ()
     personal = _personal(withheld)
     return {
         **_withheld(personal),
+        # The lasting id (warehouse.load.payment_keys); rows loaded before keys existed keep
+        # the warehouse's row id until their file is loaded again.
+        "id": sa.func.coalesce(payments.c.payment_key, payments.c.id),
         "payment_date": day,
         "month": sa.func.substr(day, 1, 7),
         "payee_key": payees.c.payee_key,
@@ -735,6 +741,16 @@ def _quarantine_shown() -> dict[str, sa.ColumnElement]:
     personal = quarantine.c.personal_data.is_not(None)
     return {name: sa.case((personal, sa.null()), else_=quarantine.c[name])
             for name in ("mapped", "extra")}
+
+
+def _withdrawn_shown(withheld: tuple[str, ...]) -> dict[str, sa.ColumnElement]:
+    """A withdrawn payment to a name withheld elsewhere shows neither it nor its purpose (the
+    warehouse already keeps neither for a payment flagged itself)."""
+    if not withheld:
+        return {}
+    personal = withdrawn_payments.c.beneficiary_name.in_(withheld)
+    return {name: sa.case((personal, sa.null()), else_=withdrawn_payments.c[name])
+            for name in ("beneficiary_name", "purpose")}
 
 
 def _unless(personal: sa.ColumnElement, column: sa.ColumnElement) -> sa.ColumnElement:

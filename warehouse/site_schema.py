@@ -29,6 +29,10 @@ TABLES = {
         id integer primary key, file_id integer references files(id),
         publisher_id text references publishers(id), sheet text, source_row integer,
         reasons text, amount_pence integer, mapped text, extra text, personal_data text)""",
+    "withdrawn_payments": """create table withdrawn_payments (
+        id integer primary key, publisher_id text references publishers(id), source_url text,
+        payment_date text, amount_pence integer, beneficiary_name text, purpose text,
+        transaction_number text, withdrawn_on text)""",
     "spend_by_month": """create table spend_by_month (
         publisher_id text references publishers(id), month text, payments integer,
         total_pence integer, primary key (publisher_id, month))""",

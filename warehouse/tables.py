@@ -75,6 +75,9 @@ payments = sa.Table(
               autoincrement=True),
     sa.Column("file_id", sa.Integer, sa.ForeignKey("files.id"), nullable=False),
     *_payment_columns(),
+    # The payment's lasting id (warehouse.load.payment_keys): the same for the same payment
+    # in every version of its file, so the site's links to it survive a republish.
+    sa.Column("payment_key", sa.BigInteger),
 )
 sa.Index("payments_file", payments.c.file_id)
 # By publisher alone, not (publisher, date): a file's rows then go in at the end of their
@@ -99,6 +102,23 @@ quarantine = sa.Table(
     sa.Column("personal_data", sa.String(20)),  # schemas/privacy.py: a private individual
 )
 sa.Index("quarantine_file", quarantine.c.file_id)
+
+# Payments a republished file no longer holds, by their lasting key (payments.payment_key):
+# their links then answer with what the payment was, when it went and what replaced it. The
+# name of a private individual is never kept (beneficiary_name empty).
+withdrawn_payments = sa.Table(
+    "withdrawn_payments", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # the payment_key
+    sa.Column("publisher_id", sa.String(120), nullable=False),
+    sa.Column("source_url", sa.Text, nullable=False),
+    sa.Column("payment_date", sa.String(10)),
+    sa.Column("amount_pence", sa.BigInteger),
+    sa.Column("beneficiary_name", sa.Text),
+    sa.Column("purpose", sa.Text),
+    sa.Column("transaction_number", sa.Text),
+    sa.Column("withdrawn_on", sa.String(40)),  # when the version without it was fetched
+)
+sa.Index("withdrawn_payments_publisher", withdrawn_payments.c.publisher_id)
 
 # Derived by warehouse/flows.py after every load: who each payee is, and money between them.
 suppliers = sa.Table(

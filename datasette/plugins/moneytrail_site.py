@@ -168,6 +168,46 @@ def render_cell(value, column):
     return None
 
 
+PAYMENT_PAGE = re.compile(r"^/(?P<database>[^/.]+)/payments/(?P<id>\d+)$")
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """A payment link that no longer finds its payment: when the publisher's republished file
+    dropped it, say so, with what it was, and link the payments that may have replaced it."""
+    match = PAYMENT_PAGE.match(request.path) if request is not None else None
+    if not isinstance(exception, NotFound) or match is None \
+            or match["database"] not in datasette.databases:
+        return None
+
+    async def withdrawn():
+        db = datasette.get_database(match["database"])
+        if "withdrawn_payments" not in await db.table_names():
+            return None
+        found = await db.execute("select w.*, u.name as publisher from withdrawn_payments w "
+                                 "left join publishers u on u.id = w.publisher_id "
+                                 "where w.id = :id", {"id": int(match["id"])})
+        if not found.rows:
+            return None
+        gone = dict(found.rows[0])
+        same = ("transaction_number = :t" if gone["transaction_number"] else
+                "payment_date = :d and beneficiary_name = :b")
+        replacements = [dict(r) for r in (await db.execute(
+            f"select id, payment_date, amount_pence, beneficiary_name from payments where "
+            f"publisher_id = :p and source_url = :u and {same} order by id limit 5",
+            {"p": gone["publisher_id"], "u": gone["source_url"],
+             "t": gone["transaction_number"], "d": gone["payment_date"],
+             "b": gone["beneficiary_name"]})).rows]
+        context = {"gone": gone, "replacements": replacements, "database": match["database"],
+                   "money": pence_to_pounds, "file_name": PurePosixPath(
+                       gone["source_url"].split("?")[0]).name or gone["source_url"]}
+        html = await datasette.render_template("withdrawn_payment.html", context,
+                                               request=request)
+        return Response.html(html, status=410)
+
+    return withdrawn
+
+
 @hookimpl
 def register_routes():
     return [(r"^/publisher/(?P<publisher_id>[a-z0-9][a-z0-9-]*)$", publisher_page),

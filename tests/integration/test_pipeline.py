@@ -342,6 +342,68 @@ def test_cli_trace_shows_a_provider_whose_files_failed_as_no_data(demo):
     assert "passes on 56% of what publishers pay it" in result.stdout  # Brookfield's share
 
 
+def test_payment_links_last_across_a_republish_for_every_payment_that_did_not_change(tmp_path):
+    lines = ["Supplier Name,Payment Date,Amount,Transaction Number,Description",
+             "ACME LTD,01/03/2025,100.00,T1,Paper",
+             "BETA LTD,02/03/2025,200.00,,Chairs",
+             "BETA LTD,02/03/2025,200.00,,Chairs",  # the same line twice: two payments
+             "GAMMA LTD,03/03/2025,300.00,T3,Desks"]
+    first, second = tmp_path / "one" / "march.csv", tmp_path / "two" / "march.csv"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    first.write_text("\n".join(lines) + "\n")
+    # The republished file: a row inserted at the top, a description corrected, a duplicate
+    # dropped and an amount changed; the same name, so the same series.
+    second.write_text("\n".join([lines[0], "DELTA LTD,04/03/2025,50.00,T4,Pens",
+                                 lines[1].replace("Paper", "Printer paper"), lines[2],
+                                 lines[4].replace("300.00", "330.00")]) + "\n")
+    data = tmp_path / "data"
+
+    def ids() -> dict[tuple, list[int]]:
+        with sqlite3.connect(data / "site" / "my-trust.db") as db:
+            found: dict[tuple, list[int]] = {}
+            for row in db.execute("select beneficiary_name, amount_pence, id from payments "
+                                  "order by id"):
+                found.setdefault(row[:2], []).append(row[2])
+            return found
+
+    for path in (first, second):
+        loaded = CliRunner().invoke(main, ["load", str(path), "--publisher", "my-trust",
+                                           "--name", "My Trust", "--data-dir", str(data)])
+        assert loaded.exit_code == 0, loaded.output
+        if path is first:
+            before = ids()
+    after = ids()
+    assert after[("ACME LTD", 10000)] == before[("ACME LTD", 10000)]  # purpose corrected
+    assert len(before[("BETA LTD", 20000)]) == 2 and len(after[("BETA LTD", 20000)]) == 1
+    assert after[("BETA LTD", 20000)][0] in before[("BETA LTD", 20000)]
+    assert ("GAMMA LTD", 33000) in after and after[("GAMMA LTD", 33000)] != before[
+        ("GAMMA LTD", 30000)]
+    assert all(2 ** 61 <= i < 2 ** 62 for found in after.values() for i in found)
+    with sqlite3.connect(data / "site" / "moneytrail.db") as db:
+        combined = {row[0] for row in db.execute("select id from payments")}
+    assert combined == {i for found in after.values() for i in found}
+    # A link to a payment the new version dropped says so, and what may have replaced it.
+    [old_gamma], [new_gamma] = before[("GAMMA LTD", 30000)], after[("GAMMA LTD", 33000)]
+    [dropped] = set(before[("BETA LTD", 20000)]) - set(after[("BETA LTD", 20000)])
+    datasette = make_datasette(data / "site")
+    try:
+        pages = {(db, i): asyncio.run(datasette.client.get(f"/{db}/payments/{i}"))
+                 for db in ("my-trust", "moneytrail") for i in (old_gamma, dropped, 2 ** 61 + 1)}
+    finally:
+        for database in datasette.databases.values():
+            database.close()
+    for db in ("my-trust", "moneytrail"):
+        gone = pages[(db, old_gamma)]
+        assert gone.status_code == 410 and "This payment was withdrawn" in gone.text
+        assert "£300.00" in gone.text and "GAMMA LTD" in gone.text and "march.csv" in gone.text
+        assert f'href="/{db}/payments/{new_gamma}"' in gone.text  # same transaction number
+        beta = pages[(db, dropped)]
+        assert beta.status_code == 410
+        assert f'href="/{db}/payments/{after[("BETA LTD", 20000)][0]}"' in beta.text
+        assert pages[(db, 2 ** 61 + 1)].status_code == 404  # never a payment: not found
+
+
 def test_cli_demo_builds_the_site_without_serving(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--no-serve", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output

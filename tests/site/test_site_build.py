@@ -97,8 +97,9 @@ def test_site_payments_are_the_live_payments_with_their_derived_columns(engine, 
     with closing(sqlite3.connect(target)) as db:
         db.row_factory = sqlite3.Row
         built = [dict(r) for r in db.execute("select * from payments order by id")]
-    expected = list(_derived_in_python(warehouse))
+    expected = sorted(_derived_in_python(warehouse), key=lambda r: r["id"])
     assert [{k: r[k] for k in expected[0]} for r in built] == expected
+    assert all(r["id"] >= 2 ** 61 for r in built)  # every payment under its lasting key
     assert any(r["payee_publisher_id"] for r in expected)  # providers paid by councils
     assert any(r["redaction_reason"] and r["payee_key"] is None for r in expected)
 
@@ -120,7 +121,8 @@ def _derived_in_python(warehouse: Path):
                                                (None, None, None))
             # A private individual's name, and whatever could carry it, is withheld.
             person = p["personal_data"] is not None
-            yield {"id": p["id"], "file_id": p["file_id"], "publisher_id": p["publisher_id"],
+            yield {"id": p["payment_key"] or p["id"], "file_id": p["file_id"],
+                   "publisher_id": p["publisher_id"],
                    "payment_date": p["payment_date"][:10], "month": p["payment_date"][:7],
                    "amount_pence": p["amount_pence"],
                    "beneficiary_name": WITHHELD if person else p["beneficiary_name"],
