@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data
 
-.PHONY: install test lint demo dev serve run clean bench bench-quick
+.PHONY: install test lint demo dev serve run clean bench bench-quick screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench-quick: $(STAMP)
 # The whole pipeline on the built-in demo world, then the site at http://127.0.0.1:8001/
 demo: $(STAMP)
 	$(BIN)/moneytrail demo --data-dir $(DATA)
+
+# The site's pages as the browser tests see them (real Chromium, 1280 px and 390 px), kept in
+# docs/img for the README.
+screenshots: $(STAMP)
+	MONEYTRAIL_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q -p no:randomly tests/browser
 
 # The real UK registry: harvest, load and publish (needs the internet).
 run: $(STAMP)

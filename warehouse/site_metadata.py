@@ -45,17 +45,31 @@ group by payments.publisher_id order by total_pence desc""",
     },
     "money_trail": {
         "title": "Where the money went, hop by hop",
-        "description": "From a publisher to the publishers it pays, and on to theirs.",
-        "sql": """with recursive trail(hop, payer_id, payee_id, total_pence, path) as (
-  select 1, payer_id, payee_id, total_pence, payer_id || ' > ' || payee_id
+        "description": "From a publisher to the publishers it pays, and on to theirs. Each "
+                       "payment between two publishers is counted once, at the first hop "
+                       "that reaches it, however many routes lead there; a route that comes "
+                       "back to a publisher already on it is cut (A → B → A). The share is "
+                       "of everything the paying publisher spent in its period, as published "
+                       "here.",
+        "sql": """with recursive trail(hop, payer_id, payee_id, path) as (
+  select 1, payer_id, payee_id, ',' || payer_id || ',' || payee_id || ','
   from publisher_flows where payer_id = :publisher
   union all
-  select trail.hop + 1, f.payer_id, f.payee_id, f.total_pence,
-         trail.path || ' > ' || f.payee_id
+  select trail.hop + 1, f.payer_id, f.payee_id, trail.path || f.payee_id || ','
   from publisher_flows f join trail on f.payer_id = trail.payee_id
-  where trail.hop < 4 and instr(trail.path, f.payee_id) = 0)
-select hop, payer_id, payee_id, total_pence, path from trail
-order by hop, total_pence desc""",
+  where trail.hop < 4 and instr(trail.path, ',' || f.payee_id || ',') = 0),
+hops as (select payer_id, payee_id, min(hop) as hop from trail group by payer_id, payee_id)
+select h.hop, coalesce(a.name, h.payer_id) as payer, coalesce(b.name, h.payee_id) as payee,
+  f.total_pence,
+  case when a.total_pence > 0
+       then printf('%.1f%%', 100.0 * f.total_pence / a.total_pence) end
+    as share_of_payer_spending,
+  a.date_min || ' to ' || a.date_max as payer_period, h.payer_id, h.payee_id
+from hops h
+join publisher_flows f on f.payer_id = h.payer_id and f.payee_id = h.payee_id
+left join publisher_summary a on a.publisher_id = h.payer_id
+left join publisher_summary b on b.publisher_id = h.payee_id
+order by h.hop, f.total_pence desc""",
     },
     "payments_over": {
         "title": "Payments over an amount",
@@ -86,6 +100,9 @@ group by publisher_id, payee_key, amount_pence, payment_date having count(*) > 1
 order by times desc, amount_pence desc limit 500""",
     },
 }
+# People read a query's answer, not its SQL: the SQL stays one click away ("show").
+for _query in QUERIES.values():
+    _query["hide_sql"] = True
 
 
 def site_metadata(summary: pd.DataFrame) -> dict:

@@ -37,6 +37,7 @@ CHROMIUM_FLAGS = [
 PUBLISHER = "northmoor-borough-council"
 MONEY = re.compile(r"^-?£\d{1,3}(,\d{3})*\.\d{2}$")
 MIN_SCREENSHOT_BYTES = 10_000
+MAX_SCREENSHOT_HEIGHT = 3_200
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -125,7 +126,7 @@ def test_the_home_page_lists_every_publisher_and_offers_search(browser, site, de
     search = browser.find_element(By.CSS_SELECTOR, "form.search input[name=_search]")
     assert search.is_displayed() and size_of(search)[0] > 100
     assert_no_console_errors(browser, "home page")
-    save_screenshot(browser, "home", screenshot_dirs)
+    save_screenshot(browser, "home-1280", screenshot_dirs)
 
 
 def test_the_home_page_says_status_and_quality_in_plain_words(browser, site, screenshot_dirs):
@@ -148,10 +149,28 @@ def test_the_home_page_says_status_and_quality_in_plain_words(browser, site, scr
         wide, seen = browser.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth]")
         assert wide <= seen, f"the home page is {wide} px wide in a {seen} px window"
-        save_screenshot(browser, f"home-{width}", screenshot_dirs)
-        browser.get(f"{site}/publisher/{PUBLISHER}")
-        save_screenshot(browser, f"publisher-{width}", screenshot_dirs)
+        if width == 390:
+            save_screenshot(browser, "home-390", screenshot_dirs)
+    browser.set_window_size(390, 2000)
+    browser.get(f"{site}/publisher/{PUBLISHER}")
+    save_screenshot(browser, "publisher-390", screenshot_dirs)
     browser.set_window_size(1280, 2000)
+
+
+@pytest.mark.parametrize(("name", "path", "expected"), [
+    ("provider", "/publisher/brookfield-care", "Brookfield Care Services Ltd"),
+    ("supplier", "/supplier/MT-moorland-energy-supply", "Moorland Energy Supply Ltd"),
+    ("money-trail", "/moneytrail/money_trail?publisher=fellbrook-council",
+     "Where the money went, hop by hop"),
+])
+def test_the_provider_supplier_and_money_trail_pages_render(browser, site, screenshot_dirs,
+                                                            name, path, expected):
+    browser.get(f"{site}{path}")
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert expected in text, text[:500]
+    assert re.search(r"£\d{1,3}(,\d{3})*\.\d\d", text), f"no amount in pounds on the {name} page"
+    assert_no_console_errors(browser, f"{name} page")
+    save_screenshot(browser, name, screenshot_dirs)
 
 
 def test_a_payment_page_opens_with_a_citation_ready_to_paste(browser, site, screenshot_dirs):
@@ -191,7 +210,7 @@ def test_the_publisher_page_draws_its_charts(browser, site, screenshot_dirs):
         assert len(sizes) >= 3, f"{chart}: {len(sizes)} marks drawn"
         assert all(w > 0 and h > 0 for w, h in sizes), f"{chart}: empty marks {sizes}"
     assert_no_console_errors(browser, f"publisher page {PUBLISHER}")
-    save_screenshot(browser, f"publisher-{PUBLISHER}", screenshot_dirs)
+    save_screenshot(browser, "publisher-1280", screenshot_dirs)
 
 
 def test_searching_from_the_home_page_finds_payments_in_pounds(browser, site, screenshot_dirs):
@@ -212,6 +231,9 @@ def test_searching_from_the_home_page_finds_payments_in_pounds(browser, site, sc
         By.CSS_SELECTOR, "table.rows-and-columns tbody td.col-amount_pence")]
     assert len(amounts) == len(rows)
     assert all(MONEY.match(amount) for amount in amounts), amounts
+    # Results first: the column descriptions are folded away, the first result on screen.
+    assert not browser.find_element(By.CSS_SELECTOR, "dl.column-descriptions").is_displayed()
+    assert rows[0].location["y"] < 1000, rows[0].location
     assert_no_console_errors(browser, "search results")
     save_screenshot(browser, "search-cleaning", screenshot_dirs)
 
@@ -224,13 +246,15 @@ def assert_no_console_errors(browser, page: str) -> None:
 
 
 def save_screenshot(browser, name: str, dirs: list[Path]) -> None:
-    """A full-page PNG (the whole document, not just the window) in each folder."""
+    """A full-page PNG (the whole document, not just the window, to MAX_SCREENSHOT_HEIGHT px)
+    in each folder."""
     metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
     content = metrics["cssContentSize"]
+    # The first screens of a long page (search results run on): what a reader sees first.
     shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": content["width"], "height": content["height"],
-                 "scale": 1}})
+        "clip": {"x": 0, "y": 0, "width": content["width"],
+                 "height": min(content["height"], MAX_SCREENSHOT_HEIGHT), "scale": 1}})
     first = dirs[0] / f"{name}.png"
     first.write_bytes(base64.b64decode(shot["data"]))
     for folder in dirs[1:]:

@@ -90,7 +90,23 @@ def test_money_trail_goes_hop_by_hop(site):
     assert (1, "fellbrook-council", "northmoor-borough-council") in hops
     assert (2, "northmoor-borough-council", "northmoor-leisure-trust") in hops
     # brookfield-care pays fellbrook-council back: the trail never loops to where it began
-    assert all(r["path"].count("fellbrook-council") == 1 for r in trail)
+    assert all(r["payee_id"] != "fellbrook-council" for r in trail)
+    # Money, not paths: each payment between two publishers is counted once, at its first hop.
+    edges = [(r["payer_id"], r["payee_id"]) for r in trail]
+    assert len(edges) == len(set(edges))
+    hop_of = {(r["payer_id"], r["payee_id"]): r["hop"] for r in trail}
+    assert hop_of[("northmoor-borough-council", "brookfield-care")] == 2
+    with sqlite3.connect(site[1] / "moneytrail.db") as db:
+        flows = dict(((p, q), t) for p, q, t in db.execute(
+            "select payer_id, payee_id, total_pence from publisher_flows"))
+        spent = dict(db.execute("select publisher_id, total_pence from publisher_summary"))
+    for r in trail:
+        assert r["total_pence"] == flows[(r["payer_id"], r["payee_id"])]
+        assert r["share_of_payer_spending"] == \
+            f"{100 * r['total_pence'] / spent[r['payer_id']]:.1f}%"
+    first = next(r for r in trail if r["payee_id"] == "brookfield-care")
+    assert first["payer"] == "Fellbrook Metropolitan Borough Council"
+    assert first["payee"] == "Brookfield Care Services Ltd" and " to " in first["payer_period"]
 
 
 def test_payments_over_an_amount(site):
