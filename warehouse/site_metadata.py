@@ -23,7 +23,11 @@ SITE_COLUMNS = {
     "source_row": "The row (line of a CSV, row of a sheet) of the published file.",
     "file_id": "The version of the published file this row came from (see the files table).",
 }
-ONE_PUBLISHER = "(:publisher = '' or publisher_id = :publisher)"
+# A publisher as a person gives it: empty for all, its id, or its name or part of it, in any
+# case ('northmoor borough' finds Northmoor Borough Council).
+PUBLISHER_NAMED = ("(select id from publishers where id = :publisher or "
+                   "instr(lower(name), lower(trim(:publisher))) > 0)")
+ONE_PUBLISHER = f"(:publisher = '' or publisher_id in {PUBLISHER_NAMED})"
 QUERIES = {
     "top_suppliers": {
         "title": "Top suppliers",
@@ -51,9 +55,9 @@ group by payments.publisher_id order by total_pence desc""",
                        "back to a publisher already on it is cut (A → B → A). The share is "
                        "of everything the paying publisher spent in its period, as published "
                        "here.",
-        "sql": """with recursive trail(hop, payer_id, payee_id, path) as (
+        "sql": f"""with recursive trail(hop, payer_id, payee_id, path) as (
   select 1, payer_id, payee_id, ',' || payer_id || ',' || payee_id || ','
-  from publisher_flows where payer_id = :publisher
+  from publisher_flows where payer_id in {PUBLISHER_NAMED}
   union all
   select trail.hop + 1, f.payer_id, f.payee_id, trail.path || f.payee_id || ','
   from publisher_flows f join trail on f.payer_id = trail.payee_id

@@ -109,6 +109,16 @@ def test_money_trail_goes_hop_by_hop(site):
     assert first["payee"] == "Brookfield Care Services Ltd" and " to " in first["payer_period"]
 
 
+@pytest.mark.parametrize("query", ["top_suppliers", "money_trail", "payments_over"])
+def test_canned_queries_take_a_publisher_by_name_as_well_as_by_id(site, query):
+    by_id = rows(site, f"/moneytrail/{query}.json?publisher=northmoor-borough-council"
+                       "&pounds=1000")
+    assert by_id
+    for named in ("Northmoor Borough Council", "northmoor borough", "  NORTHMOOR BOROUGH "):
+        assert rows(site, f"/moneytrail/{query}.json?publisher={quote(named)}"
+                          "&pounds=1000") == by_id, named
+
+
 def test_payments_over_an_amount(site):
     found = rows(site, "/moneytrail/payments_over.json?pounds=100000&publisher=")
     assert found and all(r["amount_pence"] >= 10_000_000 for r in found)
