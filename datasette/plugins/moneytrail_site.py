@@ -91,8 +91,8 @@ def plain_status(status: str | None) -> str:
 
 
 def plain_message(message: str | None) -> str:
-    """A status message with each address given as its file name ('an HTML page was served
-    … (FLT-expenditure-2025.xlsx)'), not a raw URL that may be a local test server's."""
+    """A status message with each address given as its file name ('file FLT-2025.xlsx: an
+    HTML page was served …'), not a raw URL that may be a local test server's."""
     def named(match: re.Match) -> str:
         path = PurePosixPath(match.group(0).split("?")[0])
         return f"file {path.name}" if path.name else "its page"
@@ -107,9 +107,11 @@ def human_date(value: str | None) -> str:
     parts = str(value)[:10].split("-")
     try:
         numbers = [int(p) for p in parts]
-        month = MONTHS[numbers[1] - 1]
-    except (ValueError, IndexError):
+    except ValueError:
         return str(value)
+    if len(numbers) not in (2, 3) or not 1 <= numbers[1] <= 12:
+        return str(value)
+    month = MONTHS[numbers[1] - 1]
     return f"{numbers[2]} {month} {numbers[0]}" if len(numbers) == 3 else f"{month} {numbers[0]}"
 
 
