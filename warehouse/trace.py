@@ -188,9 +188,7 @@ def render(root: Node, paid_by: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _passed_on(share: float | None, has_data: bool = True) -> str:
-    if not has_data:
-        return "no data: none of its own spending could be read"
+def _passed_on(share: float | None) -> str:
     if share is None:
         return "no payments to it published here"
     if share > 1:
@@ -203,9 +201,10 @@ def _lines(node: Node, indent: str, lines: list[str]) -> None:
         last = index == len(node.children) - 1
         branch, extend = ("└─ ", "   ") if last else ("├─ ", "│  ")
         note = ""
-        if child.is_publisher:
-            note = (f"  [publishes its spending; {_passed_on(child.passed_on, child.has_data)}]"
-                    if child.has_data else f"  [{_passed_on(child.passed_on, False)}]")
+        if child.is_publisher and not child.has_data:
+            note = "  [no data: none of its own spending could be read]"
+        elif child.is_publisher:
+            note = f"  [publishes its spending; {_passed_on(child.passed_on)}]"
         money = pence_to_pounds(child.amount_pence)
         lines.append(f"{indent}{branch}{money} → {child.name}{note}")
         _lines(child, indent + extend, lines)

@@ -90,12 +90,17 @@ def plain_status(status: str | None) -> str:
     return STATUS_WORDS.get(status or "", (status or "").replace("_", " ").capitalize())
 
 
+def file_name(url: str) -> str:
+    """A published file's name from its address ('spend-2025-04.csv'), or '' for a page."""
+    return PurePosixPath(url.split("?")[0]).name
+
+
 def plain_message(message: str | None) -> str:
     """A status message with each address given as its file name ('file FLT-2025.xlsx: an
     HTML page was served …'), not a raw URL that may be a local test server's."""
     def named(match: re.Match) -> str:
-        path = PurePosixPath(match.group(0).split("?")[0])
-        return f"file {path.name}" if path.name else "its page"
+        name = file_name(match.group(0))
+        return f"file {name}" if name else "its page"
 
     return URL.sub(named, message or "")
 
@@ -165,7 +170,7 @@ def render_cell(value, column):
     if column == "supplier_id" and isinstance(value, str) and value:
         return Markup(f'<a href="/supplier/{quote(value, safe="")}">{escape(value)}</a>')
     if column == "source_url" and isinstance(value, str) and value.startswith("http"):
-        name = PurePosixPath(value.split("?")[0]).name or value
+        name = file_name(value) or value
         return Markup(f'<a href="{escape(value)}" rel="nofollow">{escape(name)}</a>')
     return None
 
@@ -201,8 +206,8 @@ def handle_exception(datasette, request, exception):
              "t": gone["transaction_number"], "d": gone["payment_date"],
              "b": gone["beneficiary_name"]})).rows]
         context = {"gone": gone, "replacements": replacements, "database": match["database"],
-                   "money": pence_to_pounds, "file_name": PurePosixPath(
-                       gone["source_url"].split("?")[0]).name or gone["source_url"]}
+                   "money": pence_to_pounds,
+                   "file_name": file_name(gone["source_url"]) or gone["source_url"]}
         html = await datasette.render_template("withdrawn_payment.html", context,
                                                request=request)
         return Response.html(html, status=410)
@@ -263,7 +268,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
 CITED = """select p.payment_date, p.date_precision, p.amount_pence, p.beneficiary_name,
     p.supplier_id, p.service, p.purpose, p.expense_type, p.redaction_reason, p.source_url,
-    p.source_row, p.sheet, p.transaction_number, f.fetched_at, f.sha256, f.status,
+    p.source_row, p.sheet, f.fetched_at, f.sha256, f.status,
     u.name as publisher, p.publisher_id
   from payments p join files f on f.id = p.file_id
   left join publishers u on u.id = p.publisher_id where p.id = :id"""
@@ -288,7 +293,7 @@ def _citation(row: dict) -> dict:
     what = row["purpose"] or row["expense_type"]
     service = row["service"] if row["service"] and row["service"] != NOT_STATED else None
     url = row["source_url"] or ""
-    name = PurePosixPath(url.split("?")[0]).name or url
+    name = file_name(url) or url
     where = f"row {row['source_row']}" + (f" of sheet {row['sheet']}" if row["sheet"] else "")
     sentence = (f"{row['publisher'] or row['publisher_id']} paid {row['beneficiary_name']} "
                 f"{pence_to_pounds(row['amount_pence'])} {'on' if len(when) == 10 else 'in'} "
@@ -297,7 +302,7 @@ def _citation(row: dict) -> dict:
                 + (f" ({service})" if service else "") + ".")
     source = (f"From {name}, {where}, as published at {url} "
               f"(fetched {human_date(row['fetched_at'])}; SHA-256 {row['sha256'][:12]}…).")
-    return {"sentence": sentence, "source": source, "url": url, "file_name": name,
+    return {"sentence": sentence, "url": url, "file_name": name,
             "where": where, "fetched": human_date(row["fetched_at"]),
             "withdrawn": row["status"] != "current", "text": f"{sentence} {source}"}
 
