@@ -1,119 +1,28 @@
 """The published site in a real browser, as a resident sees it: Debian's headless Chromium,
-driven by Selenium through Debian's chromedriver, against the demo site served over HTTP.
+driven by Selenium through Debian's chromedriver, against the demo site served over HTTP
+(fixtures in conftest.py).
 
 Every page must render without a browser console error; a full-page screenshot of each is kept
 in the test's temporary folder and, when MONEYTRAIL_SCREENSHOTS names a folder, there too.
 """
 
-import base64
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from orchestration.demo import run_demo
+from tests.browser.helpers import (
+    PUBLISHER,
+    assert_no_console_errors,
+    save_screenshot,
+    size_of,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    # Without these Chromium calls Google's services, which are refused here, and logs noise.
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--window-size=1280,2000",
-]
-PUBLISHER = "northmoor-borough-council"
 MONEY = re.compile(r"^-?£\d{1,3}(,\d{3})*\.\d{2}$")
-MIN_SCREENSHOT_BYTES = 10_000
-MAX_SCREENSHOT_HEIGHT = 3_200
-
-
-@pytest.fixture(scope="module", autouse=True)
-def browser_installed() -> None:
-    """Skip the module, before the demo is built, where Debian's Chromium is not installed."""
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not path.exists():
-            pytest.skip(f"{path} is absent: install Debian's browser with `apt-get install -y "
-                        f"chromium chromium-driver` (.ci/run does) to run the browser tests "
-                        f"(missing package: {package})")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo site, built once: its publisher summaries and its data folder."""
-    summaries, site_dir = run_demo(tmp_path_factory.mktemp("demo"))
-    return summaries, site_dir.parent
-
-
-@pytest.fixture(scope="module")
-def site(demo, tmp_path_factory):
-    """`moneytrail serve` on the demo site, over real HTTP; its base URL."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    command = [sys.executable, "-m", "orchestration.cli", "serve", "--data-dir", str(demo[1]),
-               "--port", str(port)]
-    # The server's output goes to a file, not a pipe nobody reads, which could fill and stall it.
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/.json", server, log_path)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    """Headless Chromium with a fresh profile, its console captured at every level."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # An explicit driver path: Selenium Manager is never asked to find or download anything.
-    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    browser.set_page_load_timeout(30)
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-@pytest.fixture(scope="module")
-def screenshot_dirs(tmp_path_factory) -> list[Path]:
-    dirs = [tmp_path_factory.mktemp("screenshots")]
-    if os.environ.get("MONEYTRAIL_SCREENSHOTS"):
-        wanted = Path(os.environ["MONEYTRAIL_SCREENSHOTS"])
-        wanted.mkdir(parents=True, exist_ok=True)
-        dirs.append(wanted)
-    return dirs
-
-
-@pytest.fixture
-def browser(driver):
-    """The shared browser, its console emptied so each test sees only its own pages' errors."""
-    driver.get_log("browser")
-    return driver
 
 
 def test_the_home_page_lists_every_publisher_and_offers_search(browser, site, demo,
@@ -236,57 +145,3 @@ def test_searching_from_the_home_page_finds_payments_in_pounds(browser, site, sc
     assert rows[0].location["y"] < 1000, rows[0].location
     assert_no_console_errors(browser, "search results")
     save_screenshot(browser, "search-cleaning", screenshot_dirs)
-
-
-def assert_no_console_errors(browser, page: str) -> None:
-    """Every SEVERE console entry is an error: a script error, a failed resource, a CSP
-    refusal. None is filtered out: the flags above keep Chromium's own noise away."""
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert errors == [], f"console errors on the {page}: {errors}"
-
-
-def save_screenshot(browser, name: str, dirs: list[Path]) -> None:
-    """A full-page PNG (the whole document, not just the window, to MAX_SCREENSHOT_HEIGHT px)
-    in each folder."""
-    metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    content = metrics["cssContentSize"]
-    # The first screens of a long page (search results run on): what a reader sees first.
-    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": content["width"],
-                 "height": min(content["height"], MAX_SCREENSHOT_HEIGHT), "scale": 1}})
-    first = dirs[0] / f"{name}.png"
-    first.write_bytes(base64.b64decode(shot["data"]))
-    for folder in dirs[1:]:
-        shutil.copyfile(first, folder / first.name)
-    for folder in dirs:
-        path = folder / first.name
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert path.stat().st_size > MIN_SCREENSHOT_BYTES, f"{path} is nearly empty"
-
-
-def size_of(element) -> tuple[float, float]:
-    return element.size["width"], element.size["height"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, server: subprocess.Popen, log_path: Path, seconds: float = 30) -> None:
-    """Until the server answers `url`; fail with its output if it exits or never answers."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if server.poll() is not None:
-            pytest.fail(f"the site server exited ({server.returncode}):\n"
-                        f"{log_path.read_text(errors='replace')}")
-        try:
-            requests.get(url, timeout=5).raise_for_status()
-            return
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the site server did not answer {url} in {seconds} s:\n"
-                            f"{log_path.read_text(errors='replace')}")
-            time.sleep(0.2)
