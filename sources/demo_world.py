@@ -44,9 +44,11 @@ FLT = "fellbrook-learning-trust"
 # Registry entries (feeds are added with the server's base URL).
 PUBLISHERS: dict[str, dict] = {
     NMB: {"org_id": "GB-LAE-NMR", "name": "Northmoor Borough Council", "kind": "council",
-          "gss_code": "E06000999", "population": 118400},
+          "gss_code": "E06000999", "population": 118400,
+          "population_year": 2020},
     FMB: {"org_id": "GB-LAE-FBK", "name": "Fellbrook Metropolitan Borough Council",
-          "kind": "council", "gss_code": "E08000999", "population": 236900},
+          "kind": "council", "gss_code": "E08000999", "population": 236900,
+          "population_year": 2020},
     NLT: {"org_id": "GB-CHC-1999123", "name": "Northmoor Leisure Trust", "kind": "leisure_trust",
           "commissioners": [NMB]},
     FSH: {"org_id": "GB-SHPE-L9999", "name": "Fellside Homes", "kind": "housing",

@@ -65,6 +65,9 @@ class Publisher:
     kind: str
     gss_code: str | None = None
     population: int | None = None
+    # The year the population was counted or estimated for (mySociety's `pop-2020`: 2020),
+    # stated beside every per-resident figure.
+    population_year: int | None = None
     licence: str = "OGL-UK-3.0"
     website: str | None = None
     commissioners: tuple[str, ...] = ()
@@ -100,11 +103,13 @@ class Registry:
 
 
 def load_registry(path: Path = UK_REGISTRY) -> Registry:
-    """Read and check a registry YAML file: a top-level `publishers:` list."""
+    """Read and check a registry YAML file: a top-level `publishers:` list, and optionally the
+    `population_year` of every population that does not give its own."""
     data = read_yaml(path) or {}
+    population_year = _year(data.get("population_year"), f"{path}: population_year")
     publishers: dict[str, Publisher] = {}
     for entry in data.get("publishers") or []:
-        publisher = _publisher(entry, path)
+        publisher = _publisher(entry, path, population_year)
         if publisher.id in publishers:
             raise RegistryError(f"{path}: publisher {publisher.id!r} is listed twice")
         publishers[publisher.id] = publisher
@@ -117,7 +122,7 @@ def load_registry(path: Path = UK_REGISTRY) -> Registry:
     return Registry(publishers, Path(path))
 
 
-def _publisher(entry: dict, path: Path) -> Publisher:
+def _publisher(entry: dict, path: Path, population_year: int | None = None) -> Publisher:
     ident = str(entry.get("id", ""))
     where = f"{path}: {ident or '(publisher without id)'}"
     if problem := slug_problem(ident):
@@ -133,6 +138,9 @@ def _publisher(entry: dict, path: Path) -> Publisher:
     if order is not None and order not in DATE_ORDERS:
         raise RegistryError(f"{where}: quirks.date_order must be one of {DATE_ORDERS}")
     population = entry.get("population")
+    if population is not None:
+        population_year = _year(entry.get("population_year", population_year),
+                                f"{where}: population_year")
     return Publisher(
         id=ident,
         org_id=org_id,
@@ -140,6 +148,7 @@ def _publisher(entry: dict, path: Path) -> Publisher:
         kind=kind,
         gss_code=entry.get("gss_code"),
         population=int(population) if population is not None else None,
+        population_year=population_year if population is not None else None,
         licence=entry.get("licence", "OGL-UK-3.0"),
         website=entry.get("website"),
         commissioners=tuple(entry.get("commissioners") or ()),
@@ -148,6 +157,15 @@ def _publisher(entry: dict, path: Path) -> Publisher:
                       _columns(quirks.get("columns"), where)),
         also_known_as=tuple(str(name) for name in entry.get("also_known_as") or ()),
     )
+
+
+def _year(value: object, where: str) -> int | None:
+    """A population's year, such as 2020; None when not given."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1900 <= value <= 2100:
+        raise RegistryError(f"{where}: {value!r} is not a year such as 2020")
+    return value
 
 
 def _columns(columns: object, where: str) -> dict[int, str]:

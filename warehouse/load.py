@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +59,8 @@ def upsert_publisher(engine: sa.Engine, publisher: Publisher) -> None:
     row = {
         "id": publisher.id, "org_id": publisher.org_id, "name": publisher.name,
         "kind": publisher.kind, "gss_code": publisher.gss_code,
-        "population": publisher.population, "licence": publisher.licence,
+        "population": publisher.population, "population_year": publisher.population_year,
+        "licence": publisher.licence,
         "website": publisher.website, "commissioners": json.dumps(list(publisher.commissioners)),
     }
     with engine.begin() as conn:
@@ -85,12 +86,14 @@ def load_file(
     path: Path,
     fetched_at: str | None = None,
     schema: str = "spend",
+    on_rows: Callable[[int], None] | None = None,
 ) -> LoadOutcome:
     """Validate and load one version of a published file, all or nothing.
 
     Loading the same bytes from the same URL again changes nothing. New bytes at a known URL
     become its next version: the old version's rows are replaced, its record is kept as
     superseded. A file that cannot be loaded is recorded as rejected and supersedes nothing.
+    `on_rows` hears how many rows each chunk inserted (payments or quarantined), as they go in.
     """
     sha256 = file_sha256(path)
     fetched_at = fetched_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -115,7 +118,7 @@ def load_file(
             message = f"the same bytes are already loaded from {twin.url}"
             _finish(conn, file_id, "duplicate", message, None)
             return LoadOutcome(url, "duplicate", file_id, message=message)
-        outcome = _load_rows(conn, file_id, publisher, url, path, schema, sha256)
+        outcome = _load_rows(conn, file_id, publisher, url, path, schema, sha256, on_rows)
         if outcome.status == "loaded":
             outcome.superseded = _supersede(conn, publisher.id, url, file_id)
         return outcome
@@ -138,9 +141,9 @@ def _revive(conn, file_id: int, publisher_id: str, url: str) -> int:
     return file_id
 
 
-def _load_rows(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutcome:
+def _load_rows(conn, file_id, publisher, url, path, schema, sha256, on_rows) -> LoadOutcome:
     with _bigger_page_cache(conn):
-        return _load_chunks(conn, file_id, publisher, url, path, schema, sha256)
+        return _load_chunks(conn, file_id, publisher, url, path, schema, sha256, on_rows)
 
 
 @contextlib.contextmanager
@@ -161,7 +164,7 @@ def _bigger_page_cache(conn) -> Iterator[None]:
         driver.execute(f"PRAGMA cache_size = {before}")
 
 
-def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOutcome:
+def _load_chunks(conn, file_id, publisher, url, path, schema, sha256, on_rows) -> LoadOutcome:
     outcome = LoadOutcome(url, "loaded", file_id)
     work = Preparation(Path(path), schema, publisher, file_id, sha256=sha256)
     shared = {"file_id": file_id, "publisher_id": publisher.id, "file_sha256": sha256}
@@ -181,6 +184,8 @@ def _load_chunks(conn, file_id, publisher, url, path, schema, sha256) -> LoadOut
                 else:
                     outcome.rows_quarantined += len(item.frame)
                     collect_chunk()
+                if on_rows is not None:
+                    on_rows(len(item.frame))
             else:
                 summary, unheld = item.report, item.unheld
                 outcome.preparer_peak_mib = item.peak_mib

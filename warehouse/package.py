@@ -1,12 +1,16 @@
 """Build a deployable package of the published site: databases, metadata, plugin, Dockerfile."""
 
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
+from warehouse.archived_copies import ARCHIVE_VARIABLE, object_path, served_files
 from warehouse.generations import LOCK, STATE
 from warehouse.serving import CONFIG_DIR, SETTINGS
+from warehouse.site import COMBINED
 
 REPO = CONFIG_DIR.parent
 DOCKERFILE = """FROM python:3.11-slim
@@ -21,9 +25,10 @@ CMD ["sh", "serve.sh"]
 REQUIREMENTS = "datasette==0.65.5\npandas>=2.2\npyyaml>=6\n"
 
 
-def build_package(site_dir: Path, output: Path) -> Path:
-    """Write OUTPUT with the site, Datasette's configuration folder, moneytrail's wheel (the
-    plugin imports its chart and money code), a Dockerfile and serve.sh; returns OUTPUT.
+def build_package(site_dir: Path, output: Path, archive_dir: Path | None = None) -> Path:
+    """Write OUTPUT with the site, the archived copies it serves (from the raw archive in
+    ARCHIVE_DIR), Datasette's configuration folder, moneytrail's wheel (the plugin imports its
+    chart and money code), a Dockerfile and serve.sh; returns OUTPUT.
 
     This is the layout `datasette package` builds, plus the plugin's code: deploy the folder to
     any container host, or run `sh serve.sh` where Python and the requirements are installed.
@@ -35,6 +40,7 @@ def build_package(site_dir: Path, output: Path) -> Path:
     # The generation the site points to, less its lock, state and unfinished files.
     shutil.copytree(site_dir.resolve(), output / "site",
                     ignore=shutil.ignore_patterns(LOCK, STATE, "*.new"))
+    _copy_archived(output / "site" / f"{COMBINED}.db", archive_dir, output / "archive")
     shutil.copytree(CONFIG_DIR, output / "datasette",
                     ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
@@ -43,6 +49,22 @@ def build_package(site_dir: Path, output: Path) -> Path:
     (output / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
     (output / "serve.sh").write_text(_serve_script(output / "site"), encoding="utf-8")
     return output
+
+
+def _copy_archived(combined: Path, archive_dir: Path | None, target: Path) -> None:
+    """The archived bytes of every file the site serves, in the raw archive's layout: never
+    those it withholds, so the package holds no name the site does not publish."""
+    (target / "objects").mkdir(parents=True)
+    if archive_dir is None:
+        return
+    with closing(sqlite3.connect(f"file:{combined}?immutable=1", uri=True)) as db:
+        served = served_files(db)
+    for found in served:
+        source = object_path(archive_dir, found.sha256)
+        if source.is_file():
+            copy = object_path(target, found.sha256)
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(source, copy)
 
 
 def _serve_script(site: Path) -> str:
@@ -54,5 +76,6 @@ def _serve_script(site: Path) -> str:
     lines = " \\\n  ".join(arguments)
     return ("#!/bin/sh\n# Serve the packaged site read-only and immutable.\n"
             "cd \"$(dirname \"$0\")\"\n"
+            f"export {ARCHIVE_VARIABLE}=\"$PWD/archive\"\n"
             f"exec python -m datasette serve --host 0.0.0.0 --port \"${{PORT:-8001}}\" \\\n"
             f"  {lines}\n")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from schemas.privacy import WITHHELD
 from warehouse import quality
+from warehouse.residents import per_resident_sql
 from warehouse.tables import LIVE, files
 
 CODE_REQUIREMENTS = 7  # date, department, beneficiary, purpose, amount, irrecoverable VAT, category
@@ -19,7 +20,7 @@ SUMMARY_SQL = f"""
 insert into publisher_summary
 select p.id, p.name, p.kind, p.org_id, p.population,
        coalesce(t.payments, 0), coalesce(t.total, 0),
-       case when p.population > 0 then coalesce(t.total, 0) / p.population end,
+       {per_resident_sql("coalesce(t.total, 0)", "p.population")},
        coalesce((select sum(total_pence) from publisher_flows where payer_id = p.id), 0),
        t.date_min, t.date_max,
        (select count(*) from files f where f.publisher_id = p.id
@@ -29,7 +30,7 @@ select p.id, p.name, p.kind, p.org_id, p.population,
        (select max(fetched_at) from files f where f.publisher_id = p.id),
        (select round(avg(score)) from scorecard s where s.publisher_id = p.id
           and s.score is not null),
-       p.status, p.status_message
+       p.status, p.status_message, p.population_year
 from publishers p left join (
     select publisher_id, count(*) as payments, sum(amount_pence) as total,
            min(payment_date) as date_min, max(payment_date) as date_max,

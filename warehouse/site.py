@@ -36,9 +36,10 @@ import sqlalchemy as sa
 from schemas.privacy import WITHHELD
 from warehouse import flows as warehouse_flows
 from warehouse import generations, scorecard
+from warehouse.archived_copies import copy_path
 from warehouse.flows import METHOD_RANK
 from warehouse.site_metadata import site_metadata
-from warehouse.site_schema import FACETS, SUMMARIES, TABLES
+from warehouse.site_schema import FACETS, SUMMARIES, TABLES, with_pounds
 from warehouse.tables import (
     LIVE,
     files,
@@ -60,7 +61,8 @@ COPY_CHUNK_ROWS = 50_000
 WORKERS = min(2, os.cpu_count() or 1)
 NOT_STATED = "(not stated)"
 # What the site is built from besides the warehouse's rows: code and curated data.
-SITE_SOURCES = ("site.py", "site_schema.py", "site_metadata.py", "flows.py", "resolution.py",
+SITE_SOURCES = ("site.py", "site_schema.py", "residents.py", "site_metadata.py", "flows.py",
+                "resolution.py", "archived_copies.py",
                 "suppliers.py", "curated_suppliers.yaml", "charts.py", "scorecard.py",
                 "generations.py")
 # Warehouse tables copied as they are, in this order; payments and publisher_flows follow.
@@ -72,7 +74,8 @@ PAYEE_COLUMNS = ("publisher_id", "spelling", "company_number", "charity_number",
                  "supplier_id", "payee_publisher_id")
 PAYEES = sa.table("payees", *(sa.column(c) for c in PAYEE_COLUMNS))
 GATHERED = ("spend_by_month", "spend_by_service", "spend_by_expense_type", "spend_by_supplier",
-            "flow_totals", "scorecard", "publisher_summary")
+            "flow_totals", "scorecard", "publisher_summary", "spend_by_month_trend",
+            "spend_by_year", "spend_by_year_service")
 
 
 @dataclass
@@ -313,6 +316,7 @@ def _build(engine: sa.Engine, target: Path, publisher_id: str | None,
     _copy_warehouse(engine, target, publisher_id, withheld)
     with closing(sqlite3.connect(target)) as db:
         _tune(db)
+        _report_archived_copies(db)
         if publisher_id is not None:
             _derive(db, publisher_id, cards[publisher_id])
         _index(db, combined=publisher_id is None)
@@ -327,7 +331,8 @@ def _gathered_rows(databases) -> dict[str, list[tuple]]:
     for path in databases:
         with closing(sqlite3.connect(path)) as db:
             for table in GATHERED:
-                rows[table] += db.execute(f"select * from {table}").fetchall()
+                names = _quoted(_columns(db, "main", table))
+                rows[table] += db.execute(f"select {names} from {table}").fetchall()
     return rows
 
 
@@ -343,7 +348,9 @@ OWNED_BY = {"payments": "publisher_id", "files": "publisher_id", "quarantine": "
             "spend_by_month": "publisher_id", "spend_by_service": "publisher_id",
             "spend_by_expense_type": "publisher_id", "spend_by_supplier": "publisher_id",
             "flow_totals": "payer_id", "scorecard": "publisher_id",
-            "publisher_summary": "publisher_id", "withdrawn_payments": "publisher_id"}
+            "publisher_summary": "publisher_id", "withdrawn_payments": "publisher_id",
+            "spend_by_month_trend": "publisher_id", "spend_by_year": "publisher_id",
+            "spend_by_year_service": "publisher_id"}
 
 
 UPDATE_CACHE_KIB = 256 * 1024
@@ -426,6 +433,7 @@ def _replace_rows(engine, db, schema: str, ids: list[str], stale: list[str],
         counts["added"] = db.execute(f"select count(*) from {schema}.payments where "
                                      f"publisher_id in ({marks})", stale).fetchone()[0]
     counts.setdefault("added", 0)
+    _report_archived_copies(db, schema, stale)
     for table, rows in gathered.items():
         if rows:
             db.executemany(f"insert into {schema}.{table} values "
@@ -488,7 +496,8 @@ def _gather(combined: Path, building: Path, publisher_ids: list[str]) -> None:
         for publisher_id in publisher_ids:
             db.execute("attach database ? as one", (str(building / f"{publisher_id}.db"),))
             for table in GATHERED:
-                db.execute(f"insert into {table} select * from one.{table}")
+                names = _quoted(_columns(db, "main", table))
+                db.execute(f"insert into {table} ({names}) select {names} from one.{table}")
             db.commit()
             db.execute("detach database one")
         db.execute(CANONICAL_NAMES)
@@ -499,7 +508,7 @@ def _gather(combined: Path, building: Path, publisher_ids: list[str]) -> None:
 def _create(db: sqlite3.Connection) -> None:
     _tune(db)
     for ddl in TABLES.values():
-        db.execute(ddl)
+        db.execute(with_pounds(ddl))
     db.commit()
 
 
@@ -735,6 +744,18 @@ def _withheld(personal: sa.ColumnElement) -> dict[str, sa.ColumnElement]:
     }
 
 
+def _report_archived_copies(db: sqlite3.Connection, schema: str = "main",
+                            publisher_ids: list[str] | None = None) -> None:
+    """Each file's report names its archived copy on the site (`/-/archive/<sha256>/<name>`)
+    as its `file`, where the warehouse's names the path on the machine that loaded it."""
+    db.create_function("archived_copy_path", 2, copy_path, deterministic=True)
+    only = "" if publisher_ids is None else \
+        f" and publisher_id in ({','.join('?' * len(publisher_ids))})"
+    db.execute(f"update {schema}.files set report = json_set(report, '$.file', "
+               f"archived_copy_path(sha256, url)) where json_valid(report) "
+               f"and sha256 is not null{only}", publisher_ids or [])
+
+
 def _quarantine_shown() -> dict[str, sa.ColumnElement]:
     """A quarantined row naming a private individual: its reasons and amount stay, its cells
     (which hold the name) do not."""
@@ -771,6 +792,7 @@ def _first(*columns: sa.ColumnElement) -> sa.ColumnElement:
 
 
 def _columns(db: sqlite3.Connection, schema: str, table: str) -> list[str]:
+    """The columns a row of TABLE stores: table_info leaves out the pounds it computes."""
     return [row[1] for row in db.execute(f"pragma {schema}.table_info({table})")]
 
 

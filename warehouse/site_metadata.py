@@ -3,6 +3,7 @@
 import pandas as pd
 
 from schemas.descriptors import load_descriptor
+from warehouse import residents
 from warehouse.scorecard import WITHHELD_PAYMENT
 from warehouse.site_schema import TABLES
 
@@ -32,15 +33,16 @@ QUERIES = {
     "top_suppliers": {
         "title": "Top suppliers",
         "description": "Who a publisher paid most (spellings of one supplier combined).",
-        "sql": f"""select supplier, spellings, payments, total_pence, first_date, last_date,
-  payee_publisher_id, publisher_id from spend_by_supplier where {ONE_PUBLISHER}
+        "sql": f"""select supplier, spellings, payments, total_pence, total_pounds, first_date,
+  last_date, payee_publisher_id, publisher_id from spend_by_supplier where {ONE_PUBLISHER}
 order by total_pence desc limit 100""",
     },
     "who_pays_supplier": {
         "title": "Who pays this supplier?",
         "description": "Every publisher that paid a supplier, however they spelled its name.",
         "sql": """select payments.publisher_id, publishers.name as publisher, count(*) as payments,
-  sum(amount_pence) as total_pence, min(payment_date) as first_date,
+  sum(amount_pence) as total_pence, sum(amount_pence) / 100.0 as total_pounds,
+  min(payment_date) as first_date,
   max(payment_date) as last_date, group_concat(distinct beneficiary_name) as spellings
 from payments join publishers on publishers.id = payments.publisher_id
 where supplier_id in (select supplier_id from supplier_aliases
@@ -64,7 +66,7 @@ group by payments.publisher_id order by total_pence desc""",
   where trail.hop < 4 and instr(trail.path, ',' || f.payee_id || ',') = 0),
 hops as (select payer_id, payee_id, min(hop) as hop from trail group by payer_id, payee_id)
 select h.hop, coalesce(a.name, h.payer_id) as payer, coalesce(b.name, h.payee_id) as payee,
-  f.total_pence,
+  f.total_pence, f.total_pounds,
   case when a.total_pence > 0
        then printf('%.1f%%', 100.0 * f.total_pence / a.total_pence) end
     as share_of_payer_spending,
@@ -78,8 +80,8 @@ order by h.hop, f.total_pence desc""",
     "payments_over": {
         "title": "Payments over an amount",
         "description": "Every payment of at least the amount given, in pounds.",
-        "sql": f"""select publisher_id, payment_date, beneficiary_name, amount_pence, service,
-  purpose, source_url, source_row from payments
+        "sql": f"""select publisher_id, payment_date, beneficiary_name, amount_pence, amount_pounds,
+  service, purpose, source_url, source_row from payments
 where amount_pence >= cast(:pounds as real) * 100 and {ONE_PUBLISHER}
 order by amount_pence desc limit 1000""",
     },
@@ -90,14 +92,16 @@ order by amount_pence desc limit 1000""",
                        "individual's name withheld by moneytrail. They are not suppliers.",
         "sql": f"""select publisher_id, service,
   coalesce(redaction_reason, 'private individual (withheld by moneytrail)') as reason,
-  count(*) as payments, sum(amount_pence) as total_pence from payments
+  count(*) as payments, sum(amount_pence) as total_pence,
+  sum(amount_pence) / 100.0 as total_pounds from payments
 where {WITHHELD_PAYMENT} and {ONE_PUBLISHER}
 group by publisher_id, service, reason order by total_pence desc""",
     },
     "likely_duplicates": {
         "title": "Likely duplicate payments",
         "description": "The same payee, amount and date more than once.",
-        "sql": f"""select publisher_id, max(beneficiary_name) as payee, amount_pence, payment_date,
+        "sql": f"""select publisher_id, max(beneficiary_name) as payee, amount_pence,
+  amount_pence / 100.0 as amount_pounds, payment_date,
   count(*) as times, group_concat(source_row) as source_rows from payments
 where redaction_reason is null and payee_key is not null and {ONE_PUBLISHER}
 group by publisher_id, payee_key, amount_pence, payment_date having count(*) > 1
@@ -157,13 +161,34 @@ def _site_columns() -> set[str]:
             if line.strip()}
 
 
+# What each table is called where people read it.
+TITLES = {"payments": "Payments", "publishers": "Publishers", "files": "Files harvested",
+          "quarantine": "Rows that failed validation", "spend_by_month": "Spend by month",
+          "spend_by_service": "Spend by service", "spend_by_supplier": "Spend by supplier",
+          "spend_by_expense_type": "Spend by expense type",
+          "flows": "Money flows, month by month", "flow_totals": "Money flows in all",
+          "publisher_flows": "Money between publishers", "suppliers": "Suppliers",
+          "supplier_aliases": "Supplier spellings", "scorecard": "Data quality scorecard",
+          "publisher_summary": "Publishers at a glance",
+          "withdrawn_payments": "Payments withdrawn by a republished file"}
+
+
 def _tables() -> dict:
+    tables = _described_tables()
+    for name, title in TITLES.items():
+        tables.setdefault(name, {})["title"] = title
+    return tables
+
+
+def _described_tables() -> dict:
     payment_fields = load_descriptor("payment")["fields"]
     shown = _site_columns()
     columns = {f["name"]: f["description"] for f in payment_fields if f["name"] in shown}
     columns |= SITE_COLUMNS | {
         "publisher_id": "The publisher that made the payment (its registry id).",
-        "amount_pence": "The net amount in pence, shown in pounds; negative for credits."}
+        "amount_pence": "The net amount in pence, shown in pounds; negative for credits.",
+        "amount_pounds": "The same amount in pounds, as a spreadsheet reads it; in CSV and "
+                         "JSON only (amount_pence is the exact figure)."}
     return {
         "payments": {
             "description": "One row per payment line; every row links to the published file "
@@ -172,6 +197,8 @@ def _tables() -> dict:
             # Counted from the summary tables unless other filters apply (see the plugin).
             "facets": [{"summary": "service"}, {"summary": "month"},
                        {"summary": "expense_type"}, "redaction_reason"],
+            # A few values each, so the payments themselves are on the first screen.
+            "facet_size": 6,
             "sort_desc": "amount_pence",
             "fts_table": "payments_fts", "fts_pk": "id",
             "label_column": "beneficiary_name",
@@ -202,4 +229,5 @@ def _tables() -> dict:
         "scorecard": {"description": "Data-quality measures per publisher."},
         "publisher_summary": {"description": "One line per publisher for the home page."},
         "payments_fts": {"hidden": True},
+        **residents.METADATA,
     }

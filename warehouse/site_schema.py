@@ -1,12 +1,15 @@
 """The site databases' tables, summary queries and indexed facet columns."""
 
+import re
+
 from schemas.privacy import WITHHELD
+from warehouse import residents
 
 TABLES = {
     "publishers": """create table publishers (
         id text primary key, org_id text, name text, kind text, gss_code text,
         population integer, licence text, website text, commissioners text, status text,
-        status_message text)""",
+        status_message text, population_year integer)""",
     "files": """create table files (
         id integer primary key, publisher_id text references publishers(id), url text,
         sha256 text, version integer, fetched_at text, status text, status_message text,
@@ -14,17 +17,19 @@ TABLES = {
         rows_read integer, rows_valid integer, rows_quarantined integer, rows_skipped integer,
         amount_total_pence integer, amount_valid_pence integer, date_min text, date_max text,
         redacted_rows integer, score integer, missing_fields text, columns text, report text)""",
+    # In the order people read a payment: when, who paid whom, how much, for what; then where
+    # it was published, then the detail.
     "payments": """create table payments (
-        id integer primary key, file_id integer references files(id),
-        publisher_id text references publishers(id), payment_date text, month text,
-        date_precision text, amount_pence integer, beneficiary_name text, payee_key text,
+        id integer primary key, payment_date text,
+        publisher_id text references publishers(id), beneficiary_name text,
+        amount_pence integer, purpose text, service text, expense_type text,
         supplier_id text references suppliers(id),
         payee_publisher_id text references publishers(id), redaction_reason text,
-        personal_data text, service text,
-        department text, service_category text, expense_type text, purpose text, narrative text,
-        transaction_number text, beneficiary_id text, company_number text, charity_number text,
-        contract_reference text, card_transaction text, capital_or_revenue text,
-        source_url text, source_row integer, sheet text, extra text)""",
+        source_url text, source_row integer, sheet text, file_id integer references files(id),
+        month text, date_precision text, department text, service_category text,
+        narrative text, transaction_number text, beneficiary_id text, company_number text,
+        charity_number text, contract_reference text, card_transaction text,
+        capital_or_revenue text, payee_key text, personal_data text, extra text)""",
     "quarantine": """create table quarantine (
         id integer primary key, file_id integer references files(id),
         publisher_id text references publishers(id), sheet text, source_row integer,
@@ -74,10 +79,32 @@ TABLES = {
         per_resident_pence integer, passed_on_pence integer, date_min text, date_max text,
         files integer, quarantined integer, redacted integer, redacted_pence integer,
         last_updated text,
-        score integer, status text, status_message text)""",
+        score integer, status text, status_message text, population_year integer)""",
     "payments_fts": """create virtual table payments_fts using fts5(
         beneficiary_name, purpose, content='payments', content_rowid='id')""",
+    **residents.TABLES,
 }
+
+PENCE = re.compile(r"\b(\w+)_pence integer\b")
+TABLE_CONSTRAINT = re.compile(r",\s*(primary key|foreign key|unique|check)\s*\(")
+
+
+def with_pounds(ddl: str) -> str:
+    """A table's DDL with, for each amount in pence, its amount in pounds beside it
+    (`amount_pence` 145833 → `amount_pounds` 1458.33): what a person downloading the CSV or JSON
+    reads, while the pence stay exact. Generated and virtual: computed when read, stored
+    nowhere, and never written by an insert, which names the stored columns only."""
+    if " using fts5" in ddl:
+        return ddl
+    pounds = [f"{name}_pounds real generated always as ({name}_pence / 100.0) virtual"
+              for name in PENCE.findall(ddl)]
+    if not pounds:
+        return ddl
+    # Columns come before the table's constraints ("primary key (a, b)"), or the table's end.
+    constraint = TABLE_CONSTRAINT.search(ddl)
+    at = constraint.start() if constraint else ddl.rstrip().rindex(")")
+    return f"{ddl[:at]}, {', '.join(pounds)}{ddl[at:]}"
+
 
 # Columns people facet and filter on: each gets an index.
 FACETS = ("publisher_id", "month", "payment_date", "service", "expense_type", "payee_key",
@@ -103,6 +130,7 @@ SUMMARIES = (
        group by p.publisher_id, coalesce(p.supplier_id, '~' || p.beneficiary_name)""",
     """insert into flow_totals select payer_id, payee_id, max(payee_is_publisher), sum(payments),
        sum(amount_pence) from flows group by payer_id, payee_id""",
+    *residents.SUMMARIES,
 )
 # publisher_flows comes from the warehouse (warehouse.site): a publisher's own database holds
 # the flows it was paid as well as those it paid.

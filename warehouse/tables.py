@@ -19,6 +19,7 @@ publishers = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("gss_code", sa.String(12)),
     sa.Column("population", sa.BigInteger),
+    sa.Column("population_year", sa.Integer),  # the year the population is of, such as 2020
     sa.Column("licence", sa.String(40)),
     sa.Column("website", sa.Text),
     sa.Column("commissioners", sa.Text),  # JSON list of publisher ids

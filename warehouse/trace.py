@@ -185,6 +185,12 @@ def render(root: Node, paid_by: list[dict]) -> str:
         sources = ", ".join(f"{r['name']} {pence_to_pounds(r['amount_pence'])}" for r in paid_by)
         lines.append(f"  paid by: {sources}")
     _lines(root, "", lines)
+    if any(child.children for child in root.children):
+        lines.append(f"Past the first step, an amount is the part of that payment that was "
+                     f"{root.name}'s money: what a provider pays out is shared among the "
+                     "publishers that paid it, in proportion to what each source paid. A "
+                     "provider reached by two routes shows each route's part; a route back "
+                     "to a publisher already on it is cut.")
     return "\n".join(lines)
 
 

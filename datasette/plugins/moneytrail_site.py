@@ -1,11 +1,13 @@
 """Datasette plugin for the moneytrail site: landing pages, home page, money, provenance links."""
 
+import datetime as dt
 import re
 import sqlite3
 from html import escape
 from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+import datasette.handle_exception as default_errors
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
 from datasette.utils import format_bytes, path_with_added_args, path_with_removed_args, tilde_decode
@@ -13,9 +15,18 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from schemas.money import pence_to_pounds
-from warehouse.charts import bar_chart, column_chart, flow_chart, treemap
+from warehouse.archived_copies import find as find_archived
+from warehouse.archived_copies import stored_copy
+from warehouse.charts import bar_figure, column_figure, flow_figure, treemap_figure
+from warehouse.residents import residents_view
 from warehouse.suppliers import payee_key
 from warehouse.trace import downstream
+
+# Datasette 0.65's own error handler logs every error, a reader's 404 included, with rich
+# when rich is installed (Dagster brings it); rich refuses outside an except block, which a
+# 404 for an address no route matches is, so that 404 became a 500. Without rich the handler
+# logs only real faults (500s), with their traceback, and answers 404s quietly.
+default_errors.rich = None
 
 COMBINED = "moneytrail"
 NOT_STATED = "(not stated)"
@@ -121,12 +132,81 @@ def human_date(value: str | None) -> str:
 
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Headings people read for the columns whose names say least; every other column is read from
+# its name ('payment_date' → 'Payment date', 'total_pence' → 'Total').
+COLUMN_LABELS = {
+    "id": "Payment", "Link": "Row", "publisher_id": "Publisher", "payer_id": "Paid by",
+    "payee_id": "Paid to", "payee_publisher_id": "Payee publishes here",
+    "supplier_id": "Supplier", "supplier_key": "Supplier id", "file_id": "File",
+    "beneficiary_name": "Payee", "payee_key": "Payee (normalised)",
+    "source_url": "Published file", "source_row": "Row in file", "url": "Address",
+    "sha256": "SHA-256", "org_id": "Org id", "gss_code": "GSS code",
+    "fetched_at": "First fetched", "payee_is_publisher": "Payee publishes here",
+}
+
+
+def column_label(name: str) -> str:
+    """A column's heading as people read it: 'Publisher', not 'publisher_id'; an amount in
+    pence is shown in pounds, so 'amount_pence' is headed 'Amount'."""
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    words = name.removesuffix("_pence").removesuffix("_id").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+SORTED = re.compile(r"sorted by (\w+)( descending)?")
+WHERE_COLUMN = re.compile(r"(?<=where )(\w+)|(?<=and )(\w+)")
+
+
+def plain_description(text: str) -> str:
+    """Datasette's line about a table's rows in the words of its headings: 'sorted by
+    amount_pence descending' reads 'sorted by amount, largest first'."""
+    def sorted_by(match: re.Match) -> str:
+        first = ORDER_WORDS[_kind_of(match[1])][bool(match[2])]
+        return f"sorted by {column_label(match[1]).lower()}, {first}"
+
+    def named(match: re.Match) -> str:
+        word = match[0]
+        return column_label(word).lower() if "_" in word or word in COLUMN_LABELS else word
+
+    return WHERE_COLUMN.sub(named, SORTED.sub(sorted_by, text))
+
+
+ORDER_WORDS = {"date": ("earliest first", "latest first"),
+               "number": ("smallest first", "largest first"), "text": ("A to Z", "Z to A")}
+
+
+def _kind_of(column: str) -> str:
+    if "date" in column or column in ("month", "fetched_at", "withdrawn_on"):
+        return "date"
+    if column.endswith(("_pence", "_pounds", "_row")) or column in ("payments", "score", "id"):
+        return "number"
+    return "text"
+
+
+LINK_TEXT = re.compile(r"(<a [^>]*>)[^<]*(</a>)")
+
+
+def link_text(link: str, text: str) -> Markup:
+    """A row's link ('brookfield-care,MT-brightwater-cleaning-services', a compound key) as
+    a word people read."""
+    return Markup(LINK_TEXT.sub(lambda m: f"{m[1]}{escape(text)}{m[2]}", str(link), count=1))
+
+
+def pounds_twins(columns) -> set[str]:
+    """The pounds columns (`amount_pounds`) of those given whose pence column is there too:
+    a page shows the pence in pounds already, so it shows one of them; exports keep both."""
+    names = {c if isinstance(c, str) else c["name"] for c in columns}
+    return {n for n in names if n.endswith("_pounds") and n.removesuffix("_pounds") + "_pence"
+            in names}
 
 
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters.update(plain_status=plain_status, plain_message=plain_message,
-                       human_date=human_date)
+                       human_date=human_date, column_label=column_label,
+                       pounds_twins=pounds_twins, plain_description=plain_description,
+                       link_text=link_text)
 
 
 @hookimpl
@@ -163,16 +243,69 @@ def prepare_connection(conn):
     conn.create_function("moneytrail_payee_key", 1, payee_key, deterministic=True)
 
 
+# Where a link to a publisher or a supplier goes: its landing page, not its registry row.
+LANDING = {"publisher_id": "/publisher/", "payee_publisher_id": "/publisher/",
+           "payer_id": "/publisher/", "supplier_id": "/supplier/"}
+
+
+# Dates shown as people write them ('21 Jul 2025'); the page's sort and filters, the CSV and
+# the JSON keep them as stored (2025-07-21), which sorts.
+DATE_COLUMNS = {"payment_date", "month", "date_min", "date_max", "first_date", "last_date",
+                "fetched_at", "withdrawn_on", "last_updated"}
+# The table that names what each of those columns holds, and its name column.
+NAMED_IN = {"/publisher/": ("publishers", "name"), "/supplier/": ("suppliers", "name")}
+
+
 @hookimpl
-def render_cell(value, column):
+def render_cell(value, column, database, datasette):
     if column.endswith("_pence") and isinstance(value, int):
         return Markup(f'<span class="money">{escape(pence_to_pounds(value))}</span>')
-    if column == "supplier_id" and isinstance(value, str) and value:
-        return Markup(f'<a href="/supplier/{quote(value, safe="")}">{escape(value)}</a>')
+    if column.endswith("_pounds") and isinstance(value, (int, float)):
+        return Markup(f'<span class="money">{escape(pence_to_pounds(round(value * 100)))}'
+                      '</span>')
+    if column in DATE_COLUMNS and isinstance(value, str) and value:
+        return Markup(f'<time datetime="{escape(value)}">{escape(human_date(value))}</time>')
+    if isinstance(value, dict) and {"value", "label"} <= set(value):
+        return _labelled(value, column, database)
+    if column in LANDING and isinstance(value, str) and value:
+        return _named(datasette, database, column, value)
     if column == "source_url" and isinstance(value, str) and value.startswith("http"):
         name = file_name(value) or value
         return Markup(f'<a href="{escape(value)}" rel="nofollow">{escape(name)}</a>')
     return None
+
+
+def _labelled(value: dict, column: str, database: str) -> Markup | None:
+    """A reference to another row as its name alone ('Fellbrook Council', not the name and its
+    id in grey), linked to the publisher's or supplier's page where there is one; a file is
+    named by its file name."""
+    key, label = value["value"], value["label"]
+    if key is None:
+        return None
+    if column in LANDING:
+        href = LANDING[column] + quote(str(key), safe="")
+    elif column == "file_id":
+        href, label = f"/{quote(database)}/files/{key}", file_name(str(label)) or label
+    else:
+        return None
+    return Markup(f'<a href="{href}">{escape(str(label or key))}</a>')
+
+
+def _named(datasette, database: str, column: str, key: str):
+    """A publisher's or supplier's id in a query's answer as its name, linked to its page
+    (the table pages name them from their references; a query gives the bare id)."""
+    base = LANDING[column]
+    table, name = NAMED_IN[base]
+
+    async def named() -> Markup:
+        label = key
+        if database in datasette.databases:
+            found = await datasette.get_database(database).execute(
+                f"select {name} from {table} where id = :k", {"k": key})
+            label = (found.rows[0][0] if found.rows else None) or key
+        return Markup(f'<a href="{base}{quote(key, safe="")}">{escape(label)}</a>')
+
+    return named
 
 
 PAYMENT_PAGE = re.compile(r"^/(?P<database>[^/.]+)/payments/(?P<id>\d+)$")
@@ -181,38 +314,38 @@ PAYMENT_PAGE = re.compile(r"^/(?P<database>[^/.]+)/payments/(?P<id>\d+)$")
 @hookimpl
 def handle_exception(datasette, request, exception):
     """A payment link that no longer finds its payment: when the publisher's republished file
-    dropped it, say so, with what it was, and link the payments that may have replaced it."""
+    dropped it, say so (410), with what it was, and link the payments that may have replaced
+    it. Every other error is Datasette's to answer."""
     match = PAYMENT_PAGE.match(request.path) if request is not None else None
     if not isinstance(exception, NotFound) or match is None \
             or match["database"] not in datasette.databases:
         return None
+    return lambda: _withdrawn(datasette, request, match)
 
-    async def withdrawn():
-        db = datasette.get_database(match["database"])
-        if "withdrawn_payments" not in await db.table_names():
-            return None
-        found = await db.execute("select w.*, u.name as publisher from withdrawn_payments w "
-                                 "left join publishers u on u.id = w.publisher_id "
-                                 "where w.id = :id", {"id": int(match["id"])})
-        if not found.rows:
-            return None
-        gone = dict(found.rows[0])
-        same = ("transaction_number = :t" if gone["transaction_number"] else
-                "payment_date = :d and beneficiary_name = :b")
-        replacements = [dict(r) for r in (await db.execute(
-            f"select id, payment_date, amount_pence, beneficiary_name from payments where "
-            f"publisher_id = :p and source_url = :u and {same} order by id limit 5",
-            {"p": gone["publisher_id"], "u": gone["source_url"],
-             "t": gone["transaction_number"], "d": gone["payment_date"],
-             "b": gone["beneficiary_name"]})).rows]
-        context = {"gone": gone, "replacements": replacements, "database": match["database"],
-                   "money": pence_to_pounds,
-                   "file_name": file_name(gone["source_url"]) or gone["source_url"]}
-        html = await datasette.render_template("withdrawn_payment.html", context,
-                                               request=request)
-        return Response.html(html, status=410)
 
-    return withdrawn
+async def _withdrawn(datasette, request, match: re.Match) -> Response | None:
+    db = datasette.get_database(match["database"])
+    if "withdrawn_payments" not in await db.table_names():
+        return None
+    found = await db.execute("select w.*, u.name as publisher from withdrawn_payments w "
+                             "left join publishers u on u.id = w.publisher_id "
+                             "where w.id = :id", {"id": int(match["id"])})
+    if not found.rows:
+        return None
+    gone = dict(found.rows[0])
+    same = ("transaction_number = :t" if gone["transaction_number"] else
+            "payment_date = :d and beneficiary_name = :b")
+    replacements = [dict(r) for r in (await db.execute(
+        f"select id, payment_date, amount_pence, beneficiary_name from payments where "
+        f"publisher_id = :p and source_url = :u and {same} order by id limit 5",
+        {"p": gone["publisher_id"], "u": gone["source_url"],
+         "t": gone["transaction_number"], "d": gone["payment_date"],
+         "b": gone["beneficiary_name"]})).rows]
+    context = {"gone": gone, "replacements": replacements, "database": match["database"],
+               "money": pence_to_pounds,
+               "file_name": file_name(gone["source_url"]) or gone["source_url"]}
+    html = await datasette.render_template("withdrawn_payment.html", context, request=request)
+    return Response.html(html, status=410)
 
 
 @hookimpl
@@ -245,8 +378,8 @@ async def supplier_page(datasette, request):
         "supplier": supplier, "by_publisher": by_publisher, "by_year": by_year,
         "spellings": spellings, "money": pence_to_pounds, "metadata": datasette.metadata(),
         "payments_url": "/moneytrail/payments?" + urlencode({"supplier_id": supplier_id}),
-        "chart": Markup(bar_chart([(r["name"], r["total_pence"]) for r in by_publisher],
-                                  "Paid by each publisher")),
+        "chart": Markup(bar_figure([(r["name"], r["total_pence"]) for r in by_publisher],
+                                   "Paid by each publisher", "Publisher")),
     }
     return Response.html(await datasette.render_template("supplier.html", context,
                                                          request=request))
@@ -276,19 +409,28 @@ CITED = """select p.payment_date, p.date_precision, p.amount_pence, p.beneficiar
 
 def _citation_vars(datasette, database: str, request):
     """A payment page's citation: who paid whom, how much, when, for what, and from which
-    published file and row, fetched when: ready to paste, above the row's thirty columns."""
+    published file and row, fetched when, with its archived copy: ready to paste, above the
+    row's thirty columns."""
 
     async def citation():
         if request is None or database not in datasette.databases:
             return {}
         key = (request.url_vars or {}).get("pks", "")
         result = await datasette.get_database(database).execute(CITED, {"id": tilde_decode(key)})
-        return {"citation": _citation(dict(result.rows[0]))} if result.rows else {}
+        if not result.rows:
+            return {}
+        row = dict(result.rows[0])
+        found = await find_archived(datasette.databases.get(COMBINED), row["sha256"])
+        archived = None
+        if found is not None and (found.withheld or stored_copy(found)):
+            archived = {"url": datasette.absolute_url(request, found.path),
+                        "withheld": found.withheld}
+        return {"citation": _citation(row, archived)}
 
     return citation
 
 
-def _citation(row: dict) -> dict:
+def _citation(row: dict, archived: dict | None = None) -> dict:
     when = (row["payment_date"] or "")[: 7 if row["date_precision"] == "month" else 10]
     what = row["purpose"] or row["expense_type"]
     service = row["service"] if row["service"] and row["service"] != NOT_STATED else None
@@ -301,10 +443,15 @@ def _citation(row: dict) -> dict:
                 + (f" for {what}" if what and what != NOT_STATED else "")
                 + (f" ({service})" if service else "") + ".")
     source = (f"From {name}, {where}, as published at {url} "
-              f"(fetched {human_date(row['fetched_at'])}; SHA-256 {row['sha256'][:12]}…).")
+              f"(fetched {human_date(row['fetched_at'])}; SHA-256 {row['sha256'][:12]}…)")
+    if archived and archived["withheld"]:
+        source += f"; moneytrail's archived copy is withheld: {archived['withheld']}"
+    elif archived:
+        source += f"; archived copy: {archived['url']}"
     return {"sentence": sentence, "url": url, "file_name": name,
             "where": where, "fetched": human_date(row["fetched_at"]),
-            "withdrawn": row["status"] != "current", "text": f"{sentence} {source}"}
+            "sha256": row["sha256"], "archived": archived,
+            "withdrawn": row["status"] != "current", "text": f"{sentence} {source}."}
 
 
 async def _rows(datasette, sql: str, params: dict | None = None) -> list[dict]:
@@ -333,6 +480,16 @@ def _download_size(datasette, name: str) -> str | None:
     if database is None or database.is_mutable or not datasette.setting("allow_download"):
         return None
     return format_bytes(database.size)
+
+
+async def _per_resident(datasette, publisher_id: str) -> dict:
+    """Spend per resident by year and service, and the trends (warehouse/residents.py)."""
+    p = {"p": publisher_id}
+    years, services, months = [await _rows(datasette, f"select * from {table} where "
+                                                      f"publisher_id = :p", p)
+                               for table in ("spend_by_year", "spend_by_year_service",
+                                             "spend_by_month_trend")]
+    return residents_view(years, services, months, dt.date.today())
 
 
 async def publisher_page(datasette, request):
@@ -374,17 +531,20 @@ async def publisher_page(datasette, request):
         "summary": summary, "cards": cards, "flows": flows, "paid_by": paid_by,
         "money": pence_to_pounds, "has_own_database": publisher_id in datasette.databases,
         "database_size": _download_size(datasette, publisher_id),
-        "service_chart": Markup(treemap([(r["service"], r["total_pence"]) for r in services],
-                                        f"Spend by {by}")),
+        "service_chart": Markup(treemap_figure([(r["service"], r["total_pence"])
+                                                for r in services], f"Spend by {by}",
+                                               by.capitalize())),
         "service_dimension": by,
-        "supplier_chart": Markup(bar_chart([(r["supplier"], r["total_pence"])
-                                            for r in suppliers], "Top suppliers")),
-        "month_chart": Markup(column_chart([(r["month"], r["total_pence"]) for r in months],
-                                           "Spend month by month")),
-        "flow_chart": Markup(flow_chart(await _trail(datasette, publisher_id))) if flows
+        "supplier_chart": Markup(bar_figure([(r["supplier"], r["total_pence"])
+                                             for r in suppliers], "Top suppliers", "Supplier",
+                                            summary["total_pence"])),
+        "month_chart": Markup(column_figure([(human_date(r["month"]), r["total_pence"])
+                                             for r in months], "Spend month by month")),
+        "flow_chart": Markup(flow_figure(await _trail(datasette, publisher_id))) if flows
         else "",
         "suppliers": suppliers, "services": services, "redacted": redacted,
         "metadata": datasette.metadata(),
+        "residents": await _per_resident(datasette, publisher_id),
     }
     return Response.html(await datasette.render_template("publisher.html", context,
                                                          request=request))

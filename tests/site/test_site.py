@@ -60,7 +60,7 @@ def test_every_publisher_has_a_landing_page_with_charts(site, publisher_id):
 def test_landing_page_figures_follow_the_money(site):
     page = get(site, "/publisher/northmoor-borough-council").text
     assert "£10,572,626.58" in page
-    assert "£89.29</span> per resident" in page  # 1,057,262,658p / 118,400 residents
+    assert "£89.30</span> per resident" in page  # 1,057,262,658p / 118,400 = 8,929.58p
     assert "passed on to providers that publish their own spending" in page
     for provider in ("northmoor-leisure-trust", "brookfield-care", "fellside-homes"):
         assert f'href="/publisher/{provider}"' in page
@@ -75,6 +75,13 @@ def test_a_broken_publisher_page_says_what_went_wrong(site):
 
 def test_an_unknown_publisher_is_404(site):
     assert get(site, "/publisher/nobody").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/a/b/c/d", "/nobody", "/moneytrail/nothing",
+                                  "/moneytrail/nothing.json", "/publisher/nobody"])
+def test_an_address_nothing_answers_is_a_quiet_404(site, path, capfd):
+    assert get(site, path).status_code == 404
+    assert "Traceback" not in capfd.readouterr().err  # a reader's typo is not a fault
 
 
 def test_who_pays_a_supplier_however_it_is_spelled(site):
@@ -231,7 +238,7 @@ def test_publish_writes_a_package_that_serves_the_same_site(site, tmp_path):
     assert result.exit_code == 0, result.output
     package = tmp_path / "package"
     assert sorted(p.name for p in package.iterdir()) == [
-        "Dockerfile", "datasette", "requirements.txt", "serve.sh", "site", "wheels"]
+        "Dockerfile", "archive", "datasette", "requirements.txt", "serve.sh", "site", "wheels"]
     assert [p.name for p in (package / "wheels").iterdir()] == [
         "moneytrail-0.1.0-py3-none-any.whl"]
     served = make_datasette(package / "site", package / "datasette")
@@ -261,7 +268,9 @@ FILTERS = {
 def test_summary_facets_count_exactly_what_sqlite_counts(site, query, facet, column):
     """Fast facets from the summary tables (also what ?_facet= asks for on payments) must
     agree with counting the payments themselves, filtered or not."""
-    data = get(site, f"/moneytrail/payments.json?_size=0&{facet}={column}{query}").json()
+    # 30 values each, where the page shows its first few (facet_size): more to check.
+    data = get(site, f"/moneytrail/payments.json?_size=0&_facet_size=30&{facet}={column}"
+                     f"{query}").json()
     results = [f for f in data["facet_results"].values() if f["name"] == column]
     where, params = FILTERS[query]
     with sqlite3.connect(site[1] / "moneytrail.db") as db:
