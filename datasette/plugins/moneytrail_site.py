@@ -7,7 +7,6 @@ from html import escape
 from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-import datasette.handle_exception as default_errors
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
 from datasette.utils import format_bytes, path_with_added_args, path_with_removed_args, tilde_decode
@@ -21,12 +20,6 @@ from warehouse.charts import bar_figure, column_figure, flow_figure, treemap_fig
 from warehouse.residents import residents_view
 from warehouse.suppliers import payee_key
 from warehouse.trace import downstream
-
-# Datasette 0.65's own error handler logs every error, a reader's 404 included, with rich
-# when rich is installed (Dagster brings it); rich refuses outside an except block, which a
-# 404 for an address no route matches is, so that 404 became a 500. Without rich the handler
-# logs only real faults (500s), with their traceback, and answers 404s quietly.
-default_errors.rich = None
 
 COMBINED = "moneytrail"
 NOT_STATED = "(not stated)"
@@ -207,6 +200,19 @@ def prepare_jinja2_environment(env):
                        human_date=human_date, column_label=column_label,
                        pounds_twins=pounds_twins, plain_description=plain_description,
                        link_text=link_text)
+
+
+@hookimpl
+def startup():
+    """Datasette 0.65's own error handler logs every error, a reader's 404 included, with rich
+    when rich is installed (Dagster brings it); rich refuses outside an except block, which a
+    404 for an address no route matches is, so that 404 became a 500. Without rich the handler
+    logs only real faults (500s), with their traceback, and answers 404s quietly. (Imported
+    here, once Datasette is loaded: imported with the plugin it can come before Datasette's
+    own plugins are registered, and its handler would never be.)"""
+    import datasette.handle_exception
+
+    datasette.handle_exception.rich = None
 
 
 @hookimpl
