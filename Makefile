@@ -50,11 +50,13 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/moneytrail serve --data-dir $(DATA)
 
-# The Dagster UI on this project (asset graph, checks, schedule, sensor).
+# The Dagster UI on this project (asset graph, checks, schedule, sensor) and on DATA: after
+# `make demo`, its publishers, runs and check results (docs/dagster.md). Ctrl-C stops it all.
+DEV_PORT ?= 3000
 dev: $(STAMP)
-	mkdir -p $(DATA)/dagster
-	DAGSTER_HOME=$(abspath $(DATA))/dagster MONEYTRAIL_DATA_DIR=$(abspath $(DATA)) \
-		$(BIN)/dagster dev -m orchestration.definitions
+	DAGSTER_HOME=$$($(BIN)/python -m orchestration.instance $(DATA)) \
+		MONEYTRAIL_DATA_DIR=$(abspath $(DATA)) \
+		exec $(BIN)/dagster dev -m orchestration.definitions -p $(DEV_PORT)
 
 clean:
 	rm -rf $(VENV) $(DATA)

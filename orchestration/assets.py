@@ -3,6 +3,7 @@
 import dagster as dg
 import sqlalchemy as sa
 
+from orchestration.progress import load_counter
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
 from sources.archive import Archive
 from sources.harvest import harvest_publisher
@@ -13,6 +14,8 @@ from warehouse.load import set_publisher_status, upsert_publisher
 from warehouse.site import build_site
 
 publisher_partitions = dg.DynamicPartitionsDefinition(name="publisher")
+# What harvest_step counts, file by file.
+FETCH_OUTCOMES = ("new", "updated", "unchanged", "withdrawn", "error")
 
 
 @dg.asset(partitions_def=publisher_partitions, group_name="harvest")
@@ -37,7 +40,7 @@ def harvest_step(publisher: Publisher, engine: sa.Engine, archive: Archive,
     result = harvest_publisher(publisher, archive, http.session(), http.settings())
     status = "error" if result.error else ("ok" if publisher.feeds else "no_feeds")
     set_publisher_status(engine, publisher.id, status, result.error or result.notice)
-    counts = {s: result.count(s) for s in ("new", "updated", "unchanged", "withdrawn", "error")}
+    counts = {s: result.count(s) for s in FETCH_OUTCOMES}
     return {**counts, "status": status, "problem": result.error or ""}
 
 
@@ -48,7 +51,8 @@ def warehouse_files(
     """The publisher's payments and quarantined rows, loaded file version by file version."""
     publisher = registry.load()[context.partition_key]
     engine = warehouse.engine()
-    outcomes = load_archived(engine, publisher, warehouse.archive())
+    # Heard by the `moneytrail` command's progress line; nobody hears it under `dagster dev`.
+    outcomes = load_archived(engine, publisher, warehouse.archive(), load_counter(publisher.id))
     rejected = [f"{o.url}: {o.message}" for o in outcomes if o.status == "rejected"]
     if rejected:
         set_publisher_status(engine, publisher.id, "error", "; ".join(rejected))

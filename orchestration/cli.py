@@ -3,14 +3,13 @@
 import json
 import os
 import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 # Each command imports what it needs itself: `validate` never loads the warehouse, Dagster or
 # Datasette (tests/unit/test_startup.py). The registry's path is a default of `run`'s.
+from orchestration.progress import FilesProgress, StatusLine
 from schemas.descriptors import SCHEMA_NAMES
 from sources.registry import UK_REGISTRY
 
@@ -34,48 +33,6 @@ def _end_processes() -> None:
         preparing.stop_processes()
 
 
-class _Progress:
-    """The files, bytes and rows a call over several files has done: a progress bar on stderr
-    while it runs, when stderr is a terminal, and a line there at the end saying how fast."""
-
-    def __init__(self, paths: Sequence[Path], label: str) -> None:
-        self.paths, self.rows = paths, 0
-        self._started = time.perf_counter()
-        self._bar = click.progressbar(
-            length=len(paths), label=label, file=sys.stderr, show_pos=True,
-            hidden=len(paths) < 2 or not sys.stderr.isatty(),
-            item_show_func=lambda rows: f"{rows:,} rows" if rows is not None else None)
-
-    def __enter__(self) -> "_Progress":
-        self._bar.__enter__()
-        return self
-
-    def __exit__(self, *raised) -> None:
-        self._bar.__exit__(*raised)
-
-    def advance(self, rows: int) -> None:
-        self.rows += rows
-        self._bar.update(1, self.rows)
-
-    def echo(self, line: str) -> None:
-        """Print a line on stdout, first clearing the bar from the terminal line it shares."""
-        if not self._bar.hidden and sys.stdout.isatty():
-            click.echo("\r\033[K", file=sys.stderr, nl=False)
-        click.echo(line)
-
-    def summary(self, verb: str) -> str | None:
-        """'validated 200 files (3.4 MB, 412,000 rows) in 2.1 s: 95 files/s', or None for
-        one file."""
-        if len(self.paths) < 2:
-            return None
-        seconds = time.perf_counter() - self._started
-        megabytes = sum(Path(p).stat().st_size for p in self.paths) / 1e6
-        rate = len(self.paths) / seconds
-        per_second = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
-        return (f"{verb} {len(self.paths)} files ({megabytes:,.1f} MB, {self.rows:,} rows) "
-                f"in {seconds:.1f} s: {per_second} files/s")
-
-
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--schema", default="spend", show_default=True, type=click.Choice(SCHEMA_NAMES),
@@ -92,10 +49,11 @@ def validate(files: tuple[str, ...], schema: str, publisher: str | None, as_json
     from schemas.validate import report_file
 
     reports = []
-    with _Progress(files, "validating") as progress:
+    with FilesProgress(files, "validating") as progress:
         for path in files:
-            reports.append(report_file(Path(path), schema, publisher))
-            progress.advance(reports[-1].rows_read)
+            progress.start(path)
+            reports.append(report_file(Path(path), schema, publisher, on_rows=progress.add_rows))
+            progress.done(reports[-1].rows_read)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
     else:
@@ -125,16 +83,10 @@ def run(registry_path: Path, publisher_ids: tuple[str, ...], data_dir: Path,
 
 def _run(registry_path: Path, data_dir: Path, ids: list[str], allow_private: bool):
     from orchestration.runner import run_pipeline
-    from sources.registry import load_registry
 
-    chosen = load_registry(registry_path).select(ids)
-    with click.progressbar(length=len(chosen) + 2, label="harvest, load, check",
-                           item_show_func=lambda step: step or "", file=sys.stderr) as bar:
-        def advance(step: str) -> None:
-            bar.update(1, step)
-
-        return run_pipeline(registry_path, data_dir, [p.id for p in chosen], allow_private,
-                            advance, tell=lambda line: click.echo(f"\n{line}", err=True))
+    with StatusLine() as status:
+        return run_pipeline(registry_path, data_dir, ids, allow_private, status.show,
+                            tell=lambda line: status.echo(line, err=True))
 
 
 def _report(summaries, as_json: bool) -> None:
@@ -175,13 +127,15 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
         id=publisher_id, org_id=f"XX-LOCAL-{publisher_id}",
         name=name or _loaded_name(engine, publisher_id) or publisher_id, kind="other")
     upsert_publisher(engine, publisher)
-    with _Progress(files, "loading") as progress:
+    with FilesProgress(files, "loading") as progress:
         for path in files:
-            outcome = load_file(engine, publisher, f"local:{path.name}", path, schema=schema)
+            progress.start(path)
+            outcome = load_file(engine, publisher, f"local:{path.name}", path, schema=schema,
+                                on_rows=progress.add_rows)
             detail = f": {outcome.message}" if outcome.message else ""
             progress.echo(f"{path.name}: {outcome.status}, {outcome.rows_loaded} rows loaded, "
                           f"{outcome.rows_quarantined} quarantined{detail}")
-            progress.advance(outcome.rows_loaded + outcome.rows_quarantined)
+            progress.done(outcome.rows_loaded + outcome.rows_quarantined)
     if summary := progress.summary("loaded"):
         click.echo(summary, err=True)
     _publish(engine, registry, data_dir)
@@ -228,10 +182,11 @@ def serve(data_dir: Path, host: str, port: int) -> None:
     if not (site_dir / "metadata.json").exists():
         raise click.ClickException(f"no site in {site_dir}: run `moneytrail run` or "
                                    "`moneytrail demo` first")
-    _serve(site_dir, host, port)
+    _serve(site_dir, data_dir / "raw", host, port)
 
 
-def _serve(site_dir: Path, host: str, port: int) -> None:
+def _serve(site_dir: Path, archive_dir: Path, host: str, port: int) -> None:
+    from warehouse.archived_copies import ARCHIVE_VARIABLE
     from warehouse.serving import datasette_arguments, hold_site
 
     try:
@@ -241,6 +196,8 @@ def _serve(site_dir: Path, host: str, port: int) -> None:
         raise click.ClickException(str(problem)) from None
     command = [sys.executable, "-m", "datasette", "serve", "--host", host, "--port", str(port),
                *datasette_arguments(generation)]
+    # The plugin serves the archived copies from here (docs/site.md#archived-copies).
+    os.environ[ARCHIVE_VARIABLE] = str(archive_dir.resolve())
     click.echo(f"serving the site at http://{host}:{port}/ (Ctrl-C to stop)")
     sys.stdout.flush()
     os.execv(sys.executable, command)
@@ -296,11 +253,13 @@ def trace(name_or_id: str, data_dir: Path, hops: int, top: int) -> None:
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the package (default DATA_DIR/package).")
 def publish(data_dir: Path, output: Path | None) -> None:
-    """Build a deployable package of the site (see docs/site.md for deploying it)."""
+    """Build a deployable package of the site, with the archived copies it serves (see
+    docs/site.md for deploying it)."""
     from warehouse.package import build_package
 
     try:
-        folder = build_package(data_dir / "site", output or data_dir / "package")
+        folder = build_package(data_dir / "site", output or data_dir / "package",
+                               data_dir / "raw")
     except FileNotFoundError as missing:
         raise click.ClickException(
             f"{missing}: run `moneytrail run` or `moneytrail demo` first") from None
@@ -318,12 +277,14 @@ def demo(data_dir: Path, no_serve: bool, port: int) -> None:
     site."""
     from orchestration.demo import run_demo
 
-    summaries, site_dir = run_demo(data_dir, progress=lambda m: click.echo(m, err=True))
+    with StatusLine() as status:
+        summaries, site_dir = run_demo(data_dir, tell=lambda m: status.echo(m, err=True),
+                                       progress=status.show)
     _report(summaries, as_json=False)
     if no_serve:
         click.echo(f"site built in {site_dir}")
         return
-    _serve(site_dir, "127.0.0.1", port)
+    _serve(site_dir, Path(data_dir) / "raw", "127.0.0.1", port)
 
 
 if __name__ == "__main__":

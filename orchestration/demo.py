@@ -11,20 +11,24 @@ DEMO_PORT = 8750
 
 
 def run_demo(
-    data_dir: Path, progress: Callable[[str], None] = lambda _: None
+    data_dir: Path, tell: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[list[PublisherSummary], Path]:
     """Build the world, harvest it through the real harvest code, republish one file, harvest
-    again (its new version supersedes the old), and return the summaries and the site folder."""
+    again (its new version supersedes the old), and return the summaries and the site folder.
+    `tell` hears each stage and what it redid, `progress` how far a run has got (run_pipeline).
+    Both runs are recorded in DATA_DIR/dagster, the instance `make dev` opens."""
     world_dir = Path(data_dir) / "demo-world"
     (world_dir / "www").mkdir(parents=True, exist_ok=True)
     with _server(world_dir / "www") as server:
         world = build_demo_world(world_dir, server.url)
-        progress(f"demo world served at {server.url}; first harvest")
-        run_pipeline(world.registry_path, data_dir, allow_private=True, tell=progress)
+        tell(f"demo world served at {server.url}; first harvest")
+        run_pipeline(world.registry_path, data_dir, allow_private=True, progress=progress,
+                     tell=tell)
         url = world.republish()
-        progress(f"republished {url}; second harvest")
+        tell(f"republished {url}; second harvest")
         summaries = run_pipeline(world.registry_path, data_dir, allow_private=True,
-                                 tell=progress)
+                                 progress=progress, tell=tell)
     return summaries, Path(data_dir) / "site"
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 import requests
 import sqlalchemy as sa
 
+from orchestration.summary import registry_used
 from sources.archive import Archive
 from sources.harvest import HarvestSettings, make_session
 from sources.registry import UK_REGISTRY, Registry, load_registry
@@ -65,10 +66,12 @@ def _engine(url: str) -> sa.Engine:
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    """Resources for `dagster dev` and the daemon, configured by environment variables."""
+    """Resources for `dagster dev` and the daemon, configured by environment variables; the
+    registry is by default the one the data folder was last run with (`make demo`'s, say)."""
+    data_dir = os.environ.get("MONEYTRAIL_DATA_DIR", "data")
     return make_resources(
-        registry=os.environ.get("MONEYTRAIL_REGISTRY", str(UK_REGISTRY)),
-        data_dir=os.environ.get("MONEYTRAIL_DATA_DIR", "data"),
+        registry=os.environ.get("MONEYTRAIL_REGISTRY") or str(registry_used(Path(data_dir))),
+        data_dir=data_dir,
         allow_private=os.environ.get("MONEYTRAIL_ALLOW_PRIVATE", "") == "1",
     )
 

@@ -1,13 +1,14 @@
 """Run the Dagster assets in-process, publisher by publisher, for the `moneytrail` command."""
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
 from orchestration.assets import (
+    FETCH_OUTCOMES,
     harvest_step,
     money_flows,
     publisher_partitions,
@@ -16,6 +17,8 @@ from orchestration.assets import (
     warehouse_files,
 )
 from orchestration.checks import ALL_CHECKS
+from orchestration.instance import instance_home
+from orchestration.progress import reported_to
 from orchestration.resources import HttpClient, make_resources
 from orchestration.summary import (  # noqa: F401 (the runner's results, re-exported)
     PublisherSummary,
@@ -51,8 +54,11 @@ def run_pipeline(
 
     One publisher failing never stops the others: its run's failure is reported in its line.
     `http` replaces the default timeouts, size cap and retries (tests use short ones);
-    `allow_private` alone decides whether private addresses are fetched. `tell` hears what
-    the flows and site steps redid.
+    `allow_private` alone decides whether private addresses are fetched. `progress` hears
+    how far the run has got ('load and check 2 of 5, fellbrook-council: file 3 of 6, 41,200
+    rows'), `tell` what the flows and site steps redid. The runs, materialisations, check
+    results and publisher partitions are recorded in the data folder's Dagster instance
+    (`open_instance`), for `make dev` to show.
     The money flows and the site are brought up to date for what changed (warehouse.flows.
     update, warehouse.site.build_site); when nothing they are built from changed (no file
     loaded, superseded or withdrawn, no publisher's status changed, same registry and code),
@@ -68,14 +74,14 @@ def run_pipeline(
             read_timeout=http.read_timeout, max_bytes=http.max_bytes, retries=http.retries,
             backoff=http.backoff, file_deadline=http.file_deadline)
     engine = resources["warehouse"].engine()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with open_instance(data_dir) as instance:
         archive = resources["warehouse"].archive()  # its manifest read once a run
         checks_failed, unchanged = _materialise(instance, resources, chosen, archive,
                                                 progress)
         if unchanged:
             tell(f"{len(unchanged)} of {len(chosen)} publishers had nothing new: not loaded "
                  "again, their checks not rerun")
-        progress("site")
+        progress("flows and site")
         if up_to_date(engine, registry, Path(data_dir), archive):
             tell("flows and site: nothing changed")
         else:
@@ -114,26 +120,42 @@ def _materialise(instance, resources, chosen, archive, progress
     ids = [p.id for p in chosen]
     instance.add_dynamic_partitions(publisher_partitions.name, ids)
     engine = resources["warehouse"].engine()
-    progress("harvest")
-    with ThreadPoolExecutor(max_workers=HARVEST_THREADS) as pool:
-        said = dict(zip(ids, pool.map(
-            lambda p: harvest_step(p, engine, archive, resources["http"]), chosen), strict=True))
-    checks_failed: dict[str, list[str]] = {}
-    unchanged = []
+    said = _harvest(chosen, engine, archive, resources["http"], progress)
     for publisher_id in ids:
         instance.report_runless_asset_event(dg.AssetMaterialization(
             asset_key=raw_files.key, partition=publisher_id, metadata=said[publisher_id]))
-        if not _behind(engine, archive, publisher_id):
-            unchanged.append(publisher_id)
-            continue
-        progress(publisher_id)
-        result = dg.materialize(
-            [warehouse_files, *ALL_CHECKS], partition_key=publisher_id,
-            instance=instance, resources=resources, raise_on_error=False, run_config=QUIET,
-        )
+    behind = [p for p in ids if _behind(engine, archive, p)]
+    checks_failed: dict[str, list[str]] = {}
+    for number, publisher_id in enumerate(behind, 1):
+        step = f"load and check {number} of {len(behind)}, "
+        progress(step + publisher_id)
+        with reported_to(lambda line, step=step: progress(step + line)):
+            result = dg.materialize(
+                [warehouse_files, *ALL_CHECKS], partition_key=publisher_id,
+                instance=instance, resources=resources, raise_on_error=False,
+                run_config=QUIET)
         checks_failed[publisher_id] = [
             e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-    return checks_failed, unchanged
+    return checks_failed, [p for p in ids if p not in checks_failed]
+
+
+def _harvest(chosen, engine, archive, http, progress) -> dict[str, dict]:
+    """Harvest every publisher at once (harvest_step), saying how many have answered."""
+    said: dict[str, dict] = {}
+    progress(f"harvest: 0 of {len(chosen)} publishers")
+    with ThreadPoolExecutor(max_workers=HARVEST_THREADS) as pool:
+        running = {pool.submit(harvest_step, p, engine, archive, http): p.id for p in chosen}
+        for done in as_completed(running):
+            said[running[done]] = done.result()
+            urls = sum(counts[s] for counts in said.values() for s in FETCH_OUTCOMES)
+            progress(f"harvest: {len(said)} of {len(chosen)} publishers, {urls} files")
+    return said
+
+
+def open_instance(data_dir: Path) -> dg.DagsterInstance:
+    """The data folder's Dagster instance (DATA_DIR/dagster), made on first use: what
+    `moneytrail run` records there, `make dev` shows (DAGSTER_HOME=DATA_DIR/dagster)."""
+    return dg.DagsterInstance.from_config(str(instance_home(data_dir)))
 
 
 def _behind(engine: sa.Engine, archive, publisher_id: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,10 +139,11 @@ def _order(table: TableRead, frame: pd.DataFrame) -> str:
 
 def report_file(
     path: Path, schema: str = "spend", publisher_id: str | None = None,
-    quirks: Quirks | None = None,
+    quirks: Quirks | None = None, on_rows: Callable[[int], None] | None = None,
 ) -> FileReport:
-    """Validate a whole file and return its report."""
+    """Validate a whole file and return its report; `on_rows` hears each chunk's rows."""
     report, chunks = check_file(path, schema, publisher_id, quirks)
-    for _ in chunks:
-        pass
+    for chunk in chunks:
+        if on_rows is not None:
+            on_rows(len(chunk.frame))
     return report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from sources.archive import Archive
@@ -10,20 +12,34 @@ from warehouse.load import LoadOutcome, load_file, mark_withdrawn
 from warehouse.tables import publishers
 
 
-def load_archived(engine: sa.Engine, publisher: Publisher, archive: Archive) -> list[LoadOutcome]:
+def load_archived(engine: sa.Engine, publisher: Publisher, archive: Archive,
+                  progress: Callable[[int, int, int], None] | None = None) -> list[LoadOutcome]:
     """Load the latest archived bytes of every URL the publisher has had, in a stable order.
 
     Bytes already loaded are recognised and skipped, so running this again changes nothing.
+    `progress` hears the number of the file being loaded, how many there are, and the rows
+    loaded or quarantined so far, as each file starts and as each chunk goes in.
     """
     outcomes = []
-    for url in sorted(archive.known_urls(publisher.id)):
+    urls = sorted(archive.known_urls(publisher.id))
+    number = rows = 0
+
+    def counted(chunk: int) -> None:
+        nonlocal rows
+        rows += chunk
+        progress(number, len(urls), rows)
+
+    for number, url in enumerate(urls, 1):
+        if progress is not None:
+            progress(number, len(urls), rows)
         last, latest = archive.last(url), archive.latest(url)
         if last.status == "withdrawn":
             changed = mark_withdrawn(engine, publisher.id, url, last.error or "withdrawn")
             outcomes.append(LoadOutcome(url, "withdrawn" if changed else "unchanged"))
             continue
         outcomes.append(load_file(engine, publisher, url, archive.path_of(latest.sha256),
-                                  latest.fetched_at, latest.schema))
+                                  latest.fetched_at, latest.schema,
+                                  counted if progress is not None else None))
     return outcomes
 
 
