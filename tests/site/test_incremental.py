@@ -4,7 +4,6 @@ server holds is never written, and an update that fails leaves the site as it wa
 
 import json
 import os
-import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from sources.archive import Archive
-from sources.registry import Publisher, load_registry
+from sources.registry import Publisher
 from warehouse import flows, generations
 from warehouse import site as warehouse_site
 from warehouse.engine import connect
@@ -26,19 +25,6 @@ Extra Trust,03/04/2024,T1,"1,200.00",Moorland Energy Supply Ltd,Energy,Estates
 Extra Trust,04/04/2024,T2,640.50,Brand New Widgets Ltd,Supplies,Estates
 Extra Trust,05/04/2024,T3,99.99,Northmoor Borough Council,Rent,Estates
 """
-
-
-@pytest.fixture()
-def copied(demo, tmp_path):
-    """A copy of the demo's data folder (warehouse, archive and site) to change."""
-    _, _, data = demo
-    target = tmp_path / "data"
-    shutil.copytree(data, target, symlinks=True,
-                    ignore=shutil.ignore_patterns("demo-world", generations.LOCK))
-    registry = load_registry(data / "demo-world" / "registry.yaml")
-    engine = connect(f"sqlite:///{target / 'warehouse.db'}")
-    yield target, registry, engine
-    engine.dispose()
 
 
 EXTRA = Publisher("extra-trust", "XX-LOCAL-extra-trust", "Extra Trust", "other")

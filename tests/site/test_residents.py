@@ -6,16 +6,13 @@ Per resident is pence divided by the population, to the nearest penny, halves aw
 """
 
 import datetime as dt
-import shutil
 import sqlite3
 from contextlib import closing
 
 import pytest
 
 from sources.archive import Archive
-from sources.registry import load_registry
-from warehouse import flows, generations, residents
-from warehouse.engine import connect
+from warehouse import flows, residents
 from warehouse.ingest import published_by_publisher
 from warehouse.load import load_file
 from warehouse.site import build_site
@@ -206,24 +203,16 @@ def test_the_demo_council_per_resident_in_2025_26(demo):
 TABLE_ROWS = "select * from {} order by 1, 2, 3"
 
 
-def test_a_new_month_updates_the_combined_database_in_place_as_a_full_build_would(demo,
+def test_a_new_month_updates_the_combined_database_in_place_as_a_full_build_would(copied,
                                                                                    tmp_path):
-    _, _, data = demo
-    target = tmp_path / "data"
-    shutil.copytree(data, target, symlinks=True,
-                    ignore=shutil.ignore_patterns("demo-world", generations.LOCK))
-    registry = load_registry(data / "demo-world" / "registry.yaml")
-    engine = connect(f"sqlite:///{target / 'warehouse.db'}")
-    try:
-        path = tmp_path / "october.csv"
-        path.write_text(OCTOBER, encoding="utf-8")
-        assert load_file(engine, registry[NORTHMOOR], "local:october.csv", path).rows_loaded == 2
-        flows.update(engine, registry)
-        published = published_by_publisher(engine, Archive(target / "raw"))
-        updated = build_site(engine, target / "site", published)
-        full = build_site(engine, tmp_path / "full", published, full=True)
-    finally:
-        engine.dispose()
+    target, registry, engine = copied
+    path = tmp_path / "october.csv"
+    path.write_text(OCTOBER, encoding="utf-8")
+    assert load_file(engine, registry[NORTHMOOR], "local:october.csv", path).rows_loaded == 2
+    flows.update(engine, registry)
+    published = published_by_publisher(engine, Archive(target / "raw"))
+    updated = build_site(engine, target / "site", published)
+    full = build_site(engine, tmp_path / "full", published, full=True)
     assert updated.mode == "incremental" and NORTHMOOR in updated.rebuilt
     combined = updated.site_dir / "moneytrail.db"
     assert _rows(combined, YEAR, NORTHMOOR) == [
