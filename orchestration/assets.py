@@ -7,7 +7,7 @@ from orchestration.progress import load_counter
 from orchestration.resources import HttpClient, RegistryResource, Warehouse
 from sources.archive import Archive
 from sources.harvest import harvest_publisher
-from sources.registry import Publisher
+from sources.registry import Publisher, RegistryError
 from warehouse.flows import update
 from warehouse.ingest import load_archived, published_by_publisher
 from warehouse.load import set_publisher_status, upsert_publisher
@@ -24,11 +24,20 @@ def raw_files(
     warehouse: Warehouse,
 ) -> dg.MaterializeResult:
     """Every file the publisher's feeds list, fetched conditionally into the raw archive."""
-    publisher = registry.load()[context.partition_key]
+    publisher = partition_publisher(registry, context.partition_key)
     said = harvest_step(publisher, warehouse.engine(), warehouse.archive(), http)
     if said["problem"]:
         context.log.warning(f"{publisher.id}: {said['problem']}")
     return dg.MaterializeResult(metadata=said)
+
+
+def partition_publisher(registry: RegistryResource, publisher_id: str) -> Publisher:
+    """The partition's publisher; a registry entry that could not be loaded fails the run with
+    why, which the UI shows on the partition."""
+    try:
+        return registry.load()[publisher_id]
+    except RegistryError as problem:
+        raise dg.Failure(description=str(problem)) from None
 
 
 def harvest_step(publisher: Publisher, engine: sa.Engine, archive: Archive,
@@ -49,7 +58,7 @@ def warehouse_files(
     context: dg.AssetExecutionContext, registry: RegistryResource, warehouse: Warehouse,
 ) -> dg.MaterializeResult:
     """The publisher's payments and quarantined rows, loaded file version by file version."""
-    publisher = registry.load()[context.partition_key]
+    publisher = partition_publisher(registry, context.partition_key)
     engine = warehouse.engine()
     # Heard by the `moneytrail` command's progress line; nobody hears it under `dagster dev`.
     outcomes = load_archived(engine, publisher, warehouse.archive(), load_counter(publisher.id))

@@ -118,6 +118,9 @@ def load(files: tuple[Path, ...], publisher_id: str, name: str | None, registry_
     from warehouse.load import load_file, upsert_publisher
 
     registry = load_registry(registry_path or registry_used(data_dir))
+    if publisher_id in registry.invalid:
+        raise click.ClickException(f"{publisher_id}: invalid registry entry: "
+                                   f"{registry.invalid[publisher_id]}")
     if publisher_id not in registry.publishers and (problem := slug_problem(publisher_id)):
         # The id names the publisher's pages and database: one the site cannot route is
         # refused here, before anything is loaded under it.

@@ -22,6 +22,7 @@ from orchestration.progress import reported_to
 from orchestration.resources import HttpClient, make_resources
 from orchestration.summary import (  # noqa: F401 (the runner's results, re-exported)
     PublisherSummary,
+    invalid_entry,
     publish_line,
     remember_registry,
     summaries_json,
@@ -52,7 +53,8 @@ def run_pipeline(
 ) -> list[PublisherSummary]:
     """Harvest, load and check each publisher (one Dagster run each), then build the site.
 
-    One publisher failing never stops the others: its run's failure is reported in its line.
+    One publisher failing never stops the others: its run's failure is reported in its line,
+    as is each registry entry that could not be loaded (its reason; it is not run).
     `http` replaces the default timeouts, size cap and retries (tests use short ones);
     `allow_private` alone decides whether private addresses are fetched. `progress` hears
     how far the run has got ('load and check 2 of 5, fellbrook-council: file 3 of 6, 41,200
@@ -66,7 +68,7 @@ def run_pipeline(
     """
     registry = load_registry(registry_path)
     remember_registry(data_dir, registry_path)
-    chosen = registry.select(publisher_ids)
+    chosen, invalid = registry.select(publisher_ids)
     resources = make_resources(str(registry_path), str(data_dir), allow_private)
     if http is not None:
         resources["http"] = HttpClient(
@@ -76,6 +78,9 @@ def run_pipeline(
     engine = resources["warehouse"].engine()
     with open_instance(data_dir) as instance:
         archive = resources["warehouse"].archive()  # its manifest read once a run
+        # An invalid entry with a usable id is a partition too, so the UI lists it.
+        instance.add_dynamic_partitions(publisher_partitions.name, [
+            key for key in registry.partition_ids() if key in invalid])
         checks_failed, unchanged = _materialise(instance, resources, chosen, archive,
                                                 progress)
         if unchanged:
@@ -89,7 +94,8 @@ def run_pipeline(
             result = dg.materialize([money_flows, site], instance=instance,
                                     resources=resources, run_config=QUIET)
             tell(redone(result))
-    return [summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen]
+    return [*(summarise(engine, p.id, checks_failed.get(p.id, [])) for p in chosen),
+            *(invalid_entry(key, reason) for key, reason in invalid.items())]
 
 
 def redone(result) -> str:

@@ -9,9 +9,10 @@ from orchestration.schedules import harvest_job
 
 @dg.sensor(job=harvest_job, minimum_interval_seconds=300)
 def new_publishers(context: dg.SensorEvaluationContext, registry: RegistryResource):
-    """Add every registry publisher not yet a partition, and harvest it at once."""
+    """Add every registry publisher not yet a partition, and harvest it at once (an invalid
+    entry too: its run fails with why)."""
     known = set(context.instance.get_dynamic_partitions(publisher_partitions.name))
-    new = [p.id for p in registry.load() if p.id not in known]
+    new = [key for key in registry.load().partition_ids() if key not in known]
     if not new:
         return dg.SkipReason("no new publishers in the registry")
     return dg.SensorResult(

@@ -64,6 +64,11 @@ def summarise(engine: sa.Engine, publisher_id: str, failed: list[str]) -> Publis
     )
 
 
+def invalid_entry(key: str, reason: str) -> PublisherSummary:
+    """The line of a registry entry that could not be loaded: a failed publisher, with why."""
+    return PublisherSummary(key, key, status="error", message=f"invalid registry entry: {reason}")
+
+
 def summary_table(rows: list[PublisherSummary]) -> str:
     """The per-publisher table printed at the end of a run."""
     lines = [f"{'publisher':34} {'files':>5} {'rows':>8} {'quarant.':>8} {'total':>18}  status"]

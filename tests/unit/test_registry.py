@@ -56,6 +56,10 @@ def has_files(publisher) -> bool:
 # --- the UK registry -------------------------------------------------------------------------
 
 
+def test_every_uk_registry_entry_is_valid(registry):
+    assert dict(registry.invalid) == {}
+
+
 def test_the_uk_registry_has_at_least_45_publishers_with_files(registry):
     assert len([p for p in registry if has_files(p)]) >= 45
 
@@ -238,39 +242,111 @@ def leeds(**changes):
     return {**LEEDS, **changes}
 
 
+YORK = {"id": "york-council", "org_id": "GB-LAE-YOR", "name": "York", "kind": "council"}
+KINDS = ("council, combined_authority, fire, police, nhs, housing, almo, leisure_trust, "
+         "academy_trust, care_provider, central_government, transport, other")
+SLUG_RULE = ("is not a lower-case slug (letters a-z, digits and hyphens, starting with a letter "
+             "or digit)")
+
+
+def write_registry(tmp_path, publishers, **top) -> Path:
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump({**top, "publishers": publishers}), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize(
-    ("publishers", "named", "problem"),
+    ("entry", "key", "reason"),
     [
-        pytest.param([leeds(), leeds()], "leeds-city-council", "is listed twice",
-                     id="duplicate-id"),
-        pytest.param([leeds(org_id="LDS")], "leeds-city-council", "org_id 'LDS' is not an org-id",
-                     id="bad-org-id"),
-        pytest.param([leeds(kind="parish")], "leeds-city-council", "kind 'parish' is not one of",
-                     id="unknown-kind"),
-        pytest.param([leeds(feeds=[{"kind": "ftp", "url": "https://example.org/"}])],
-                     "leeds-city-council", "feed kind 'ftp' is not one of", id="unknown-feed-kind"),
-        pytest.param([leeds(feeds=[{"kind": "index", "url": "https://example.org/spend"}])],
-                     "leeds-city-council", "a index feed needs url and pattern",
+        pytest.param(leeds(org_id="LDS"), "leeds-city-council",
+                     "org_id 'LDS' is not an org-id such as GB-LAE-LDS", id="bad-org-id"),
+        pytest.param(leeds(kind="parish"), "leeds-city-council",
+                     f"kind 'parish' is not one of {KINDS}", id="unknown-kind"),
+        pytest.param(leeds(feeds=[{"kind": "ftp", "url": "https://example.org/"}]),
+                     "leeds-city-council",
+                     "feeds[0]: feed kind 'ftp' is not one of urls, index, ckan",
+                     id="unknown-feed-kind"),
+        pytest.param(leeds(feeds=[{"kind": "index", "url": "https://example.org/spend"}]),
+                     "leeds-city-council", "feeds[0]: a index feed needs url and pattern",
                      id="index-without-pattern"),
-        pytest.param([leeds(feeds=[{"kind": "urls", "urls": ["ftp://example.org/a.csv"]}])],
-                     "leeds-city-council", "feed URL 'ftp://example.org/a.csv' is not http(s)",
-                     id="non-http-url"),
-        pytest.param([leeds(commissioners=["nobody-council"])], "leeds-city-council",
-                     "commissioner 'nobody-council' is not in the registry",
+        pytest.param(leeds(feeds=[{"kind": "urls", "urls": ["file:///etc/passwd"]}]),
+                     "leeds-city-council", "feeds[0]: URL 'file:///etc/passwd' is not http(s)",
+                     id="file-url"),
+        pytest.param(leeds(feeds=[{"kind": "urls", "urls": ["https://example.org/a.csv"]},
+                                  {"kind": "urls", "urls": ["ftp://example.org/b.csv"]}]),
+                     "leeds-city-council", "feeds[1]: URL 'ftp://example.org/b.csv' is not http(s)",
+                     id="second-feed-ftp-url"),
+        pytest.param(leeds(commissioners=["nobody-council"]), "leeds-city-council",
+                     "commissioners: 'nobody-council' is not in the registry",
                      id="unknown-commissioner"),
-        pytest.param([leeds(quirks={"date_order": "YMD"})], "leeds-city-council",
-                     "quirks.date_order must be one of", id="bad-date-order"),
-        pytest.param([leeds(quirks={"columns": {"B": "Amount"}})], "leeds-city-council",
-                     "quirks.columns maps column numbers (from 1) to fields",
-                     id="bad-columns"),
+        pytest.param(leeds(quirks={"date_order": "YMD"}), "leeds-city-council",
+                     "quirks.date_order must be one of ('DMY', 'MDY')", id="bad-date-order"),
+        pytest.param(leeds(quirks={"columns": {"B": "Amount"}}), "leeds-city-council",
+                     "quirks.columns maps column numbers (from 1) to fields", id="bad-columns"),
+        pytest.param(leeds(population="many"), "leeds-city-council",
+                     "population: 'many' is not a whole number", id="bad-population"),
+        pytest.param(leeds(population=800000, population_year="soon"), "leeds-city-council",
+                     "population_year: 'soon' is not a year such as 2020",
+                     id="non-year-population-year"),
+        pytest.param(leeds(id="Leeds City"), "publishers[1]",
+                     f"id: publisher id 'Leeds City' {SLUG_RULE}, such as 'leeds-city'",
+                     id="bad-id-by-position"),
+        pytest.param({"org_id": "GB-LAE-LDS", "kind": "council"}, "publishers[1]",
+                     f"id: publisher id '' {SLUG_RULE}", id="no-id-by-position"),
+        pytest.param("leeds-city-council", "publishers[1]",
+                     "the entry is not a mapping of fields: 'leeds-city-council'",
+                     id="entry-not-a-mapping"),
     ],
 )
-def test_loader_errors_name_the_publisher_and_the_problem(tmp_path, publishers, named, problem):
+def test_an_invalid_entry_fails_alone_with_the_field_named(tmp_path, entry, key, reason):
+    registry = load_registry(write_registry(tmp_path, [YORK, entry]))
+    assert [p.id for p in registry] == ["york-council"]
+    assert dict(registry.invalid) == {key: reason}
+
+
+def test_an_invalid_entry_is_refused_by_id_and_selected_apart(tmp_path):
+    bad = leeds(feeds=[{"kind": "urls", "urls": ["file:///etc/passwd"]}])
+    registry = load_registry(write_registry(tmp_path, [YORK, bad, leeds(id="Bad Id")]))
+    with pytest.raises(RegistryError) as error:
+        registry["leeds-city-council"]
+    assert str(error.value) == (f"{tmp_path / 'registry.yaml'}: leeds-city-council: "
+                                "feeds[0]: URL 'file:///etc/passwd' is not http(s)")
+    assert registry.partition_ids() == ["york-council", "leeds-city-council"]
+    assert registry.select(None) == ([registry["york-council"]], dict(registry.invalid))
+    assert registry.select(["leeds-city-council"]) == (
+        [], {"leeds-city-council": "feeds[0]: URL 'file:///etc/passwd' is not http(s)"})
+
+
+def test_a_publisher_commissioned_by_an_invalid_entry_still_loads(tmp_path):
+    provider = {**YORK, "commissioners": ["leeds-city-council"]}
+    registry = load_registry(write_registry(tmp_path, [leeds(kind="parish"), provider]))
+    assert registry["york-council"].commissioners == ("leeds-city-council",)
+    assert list(registry.invalid) == ["leeds-city-council"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(yaml.safe_dump({"publishers": [LEEDS, YORK, LEEDS]}),
+                     "publisher 'leeds-city-council' is listed twice", id="duplicate-id"),
+        pytest.param(yaml.safe_dump({"publishers": [LEEDS, leeds(kind="parish")]}),
+                     "publisher 'leeds-city-council' is listed twice",
+                     id="duplicate-id-of-an-invalid-entry"),
+        pytest.param("publishers:\n  - id: [unclosed\n", "not readable as YAML",
+                     id="not-yaml"),
+        pytest.param("- just a list\n", "expected a mapping with a `publishers:` list",
+                     id="not-a-mapping"),
+        pytest.param(yaml.safe_dump({"population_year": "2020", "publishers": [LEEDS]}),
+                     "population_year: '2020' is not a year such as 2020",
+                     id="top-level-population-year"),
+    ],
+)
+def test_a_registry_that_cannot_be_read_fails_whole_naming_the_file(tmp_path, text, problem):
     path = tmp_path / "registry.yaml"
-    path.write_text(yaml.safe_dump({"publishers": publishers}), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(RegistryError) as error:
         load_registry(path)
-    assert named in str(error.value)
+    assert str(error.value).startswith(f"{path}: ")
     assert problem in str(error.value)
 
 
