@@ -30,6 +30,12 @@ class FetchRecord:
     schema: str = "spend"
 
 
+def object_path(root: Path, sha256: str) -> Path:
+    """Where an archive under ROOT keeps the bytes whose checksum is SHA256: what the site
+    serves archived copies from, without reading the archive's manifest."""
+    return Path(root) / "objects" / sha256[:2] / sha256
+
+
 class Archive:
     """Content-addressed raw files under `root/objects`, and `root/manifest.jsonl`.
 
@@ -45,7 +51,7 @@ class Archive:
         self._read_manifest()
 
     def path_of(self, sha256: str) -> Path:
-        return self.objects / sha256[:2] / sha256
+        return object_path(self.root, sha256)
 
     def last(self, url: str) -> FetchRecord | None:
         """The last record of `url` whatever its outcome (withdrawn and errors included)."""

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
 from schemas.privacy import WITHHELD
+from sources.archive import object_path
 
 ROUTE = "/-/archive"
 # Where the raw archive is (sources/archive.py's root), set by `moneytrail serve` and by a
@@ -79,12 +80,6 @@ def original_name(url: str, sha256: str) -> str:
 def copy_path(sha256: str, url: str) -> str:
     """'/-/archive/<sha256>/<file name>': where the site serves the archived copy."""
     return f"{ROUTE}/{sha256}/{quote(original_name(url, sha256), safe='')}"
-
-
-def object_path(root: Path, sha256: str) -> Path:
-    """Where the raw archive under ROOT keeps the bytes (sources.archive.Archive.path_of's
-    layout, without reading the archive's manifest)."""
-    return Path(root) / "objects" / sha256[:2] / sha256
 
 
 def archive_root() -> Path | None:

@@ -7,7 +7,8 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-from warehouse.archived_copies import ARCHIVE_VARIABLE, object_path, served_files
+from sources.archive import object_path
+from warehouse.archived_copies import ARCHIVE_VARIABLE, served_files
 from warehouse.generations import LOCK, STATE
 from warehouse.serving import CONFIG_DIR, SETTINGS
 from warehouse.site import COMBINED

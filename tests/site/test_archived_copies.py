@@ -17,10 +17,10 @@ import requests
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from sources.archive import Archive
+from sources.archive import Archive, object_path
 from tests.browser.helpers import free_port, wait_for
 from tests.site.test_site_privacy import NAME
-from warehouse.archived_copies import ARCHIVE_VARIABLE, copy_path, object_path
+from warehouse.archived_copies import ARCHIVE_VARIABLE, copy_path
 from warehouse.serving import CONFIG_DIR, make_datasette
 
 UNKNOWN = "0" * 64

@@ -2,12 +2,11 @@
 
 import pytest
 
-from sources.archive import Archive
+from sources.archive import Archive, object_path
 from warehouse.archived_copies import (
     content_disposition,
     content_type,
     copy_path,
-    object_path,
     original_name,
 )
 
@@ -64,4 +63,12 @@ def test_each_format_has_its_content_type(format_, expected):
 
 
 def test_the_object_path_is_the_archives_own_layout(tmp_path):
-    assert Archive(tmp_path).path_of(SHA) == object_path(tmp_path, SHA)
+    archive = Archive(tmp_path)
+    stored = archive.path_of(archive.store(_written(tmp_path / "f.csv", b"a,b\n")))
+    assert stored.read_bytes() == b"a,b\n"
+    assert stored == object_path(tmp_path, stored.name)
+
+
+def _written(path, data: bytes):
+    path.write_bytes(data)
+    return path
