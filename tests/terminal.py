@@ -2,12 +2,20 @@
 
 import os
 import pty
+import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def interruptible() -> None:
+    """Run in a child before its command starts (Popen's preexec_fn): Ctrl-C interrupts it as
+    it does a command started at a terminal, even where the test run itself inherited SIGINT
+    ignored, as a job a non-interactive shell starts in the background does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def in_terminal(*args: str, env: dict[str, str] | None = None,

@@ -17,6 +17,7 @@ from orchestration.demo import run_demo
 from sources.registry import load_registry
 from tests.integration.test_pipeline import free_port
 from tests.integration.test_processes import session
+from tests.terminal import interruptible
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = {"repositoryName": "__repository__",
@@ -64,6 +65,7 @@ def make_dev(data: Path, port: int, log: Path) -> subprocess.Popen:
            if not k.startswith(("DAGSTER_", "MONEYTRAIL_"))}
     with open(log, "w") as output:
         return subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
+                                preexec_fn=interruptible,
                                 stdin=subprocess.DEVNULL, stdout=output, stderr=output)
 
 

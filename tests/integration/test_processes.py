@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.messy import write_messy_csv
+from tests.terminal import interruptible
 from warehouse.preparing import PARALLEL_MIN_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +79,7 @@ def start(tmp_path: Path, *args: str, code: str | None = None) -> subprocess.Pop
                "--data-dir", str(tmp_path / "data")]
     with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
         return subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
+                                preexec_fn=interruptible,
                                 stdout=stdout, stderr=stderr)
 
 
