@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data
 
-.PHONY: install test lint demo dev serve run clean bench bench-quick screenshots
+.PHONY: install test lint demo dev cluster serve run clean bench bench-quick screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,cluster]'
 	# An editable install leaves the project's own modules uncompiled; compile them as pip
 	# compiles a package's, so no command pays for it (PYTHONDONTWRITEBYTECODE would make
 	# every command pay it).
@@ -58,5 +58,14 @@ dev: $(STAMP)
 		MONEYTRAIL_DATA_DIR=$(abspath $(DATA)) \
 		exec $(BIN)/dagster dev -m orchestration.definitions -p $(DEV_PORT)
 
+# The demo world on a Dagster deployment on this machine: its own RabbitMQ broker, CLUSTER_WORKERS
+# Celery workers, the daemon and the UI (port DEV_PORT) with PostgreSQL storage, and the
+# warehouse in PostgreSQL (docs/dagster.md). Ctrl-C stops everything it started.
+CLUSTER_DATA ?= data-cluster
+CLUSTER_WORKERS ?= 2
+cluster: $(STAMP)
+	$(BIN)/moneytrail cluster --data-dir $(CLUSTER_DATA) --workers $(CLUSTER_WORKERS) \
+		--ui-port $(DEV_PORT)
+
 clean:
-	rm -rf $(VENV) $(DATA)
+	rm -rf $(VENV) $(DATA) $(CLUSTER_DATA)

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -288,6 +289,86 @@ def demo(data_dir: Path, no_serve: bool, port: int) -> None:
         click.echo(f"site built in {site_dir}")
         return
     _serve(site_dir, Path(data_dir) / "raw", "127.0.0.1", port)
+
+
+@main.command()
+@click.option("--data-dir", default="data-cluster", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Raw archive and site; the warehouse is in PostgreSQL.")
+@click.option("--registry", "registry_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Registry to run; by default the built-in demo world, served locally.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32),
+              help="Celery workers to start.")
+@click.option("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+              show_default=True, envvar="MONEYTRAIL_CLUSTER_POSTGRES",
+              help="PostgreSQL server (a user that may create databases).")
+@click.option("--warehouse-db", default="moneytrail_cluster", show_default=True)
+@click.option("--dagster-db", default="moneytrail_dagster", show_default=True)
+@click.option("--ui-port", default=3000, show_default=True, type=int)
+@click.option("--exit", "exit_after", is_flag=True,
+              help="Stop the cluster once the site is built, instead of keeping the UI up.")
+def cluster(data_dir: Path, registry_path: Path | None, workers: int, postgres: str,
+            warehouse_db: str, dagster_db: str, ui_port: int, exit_after: bool) -> None:
+    """Run the pipeline on a Dagster deployment on this machine: a RabbitMQ broker, Celery
+    workers, the Dagster daemon and UI with PostgreSQL storage, and the warehouse in
+    PostgreSQL (docs/dagster.md). Ctrl-C stops every process it started."""
+    import signal
+    from contextlib import nullcontext
+
+    from orchestration.cluster import (
+        Cluster,
+        ClusterError,
+        ClusterSettings,
+        ensure_database,
+        run_on_cluster,
+        serving,
+    )
+    from orchestration.demo import DEMO_PORT
+    from orchestration.runner import summary_table
+    from sources.demo_world import build_demo_world
+
+    def interrupted(*_) -> None:
+        raise KeyboardInterrupt
+
+    # `kill` (SIGTERM) stops the cluster as Ctrl-C does: through the context managers below.
+    signal.signal(signal.SIGTERM, interrupted)
+    data_dir = Path(data_dir).resolve()
+    demo = registry_path is None
+    www = data_dir / "demo-world" / "www"
+    if demo:
+        www.mkdir(parents=True, exist_ok=True)
+    try:
+        warehouse_url = ensure_database(postgres, warehouse_db)
+        with StatusLine() as status, (serving(www, DEMO_PORT) if demo else nullcontext()) as url:
+            def tell(line: str) -> None:
+                status.echo(line, err=True)
+
+            if demo:
+                registry_path = build_demo_world(data_dir / "demo-world", url).registry_path
+                tell(f"demo world served at {url}")
+            settings = ClusterSettings(data_dir / "cluster", workers=workers,
+                                       postgres=postgres, dagster_db=dagster_db,
+                                       ui_port=ui_port)
+            with Cluster(settings, tell=tell) as running:
+                summaries = run_on_cluster(running, registry_path, data_dir, warehouse_url,
+                                           allow_private=demo or os.environ.get(
+                                               "MONEYTRAIL_ALLOW_PRIVATE") == "1",
+                                           progress=status.show, tell=tell)
+                status.clear()
+                click.echo(summary_table(summaries))
+                click.echo(f"site built in {data_dir / 'site'}: moneytrail serve --data-dir "
+                           f"{data_dir}")
+                if exit_after:
+                    return
+                click.echo(f"Dagster UI at {running.ui_url}; Ctrl-C stops the cluster")
+                try:
+                    while True:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    click.echo("stopping the cluster", err=True)
+    except ClusterError as problem:
+        raise click.ClickException(str(problem)) from None
 
 
 if __name__ == "__main__":

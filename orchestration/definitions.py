@@ -17,20 +17,29 @@ EXECUTORS = {
     "in_process": ("dagster", "in_process_executor"),
     "celery": ("dagster_celery", "celery_executor"),
     "k8s": ("dagster_k8s", "k8s_job_executor"),
+    "docker": ("dagster_docker", "docker_executor"),
 }
 
 
 def executor_from_env() -> dg.ExecutorDefinition:
-    """The executor named by MONEYTRAIL_EXECUTOR (default: multiprocess on one machine)."""
+    """The executor named by MONEYTRAIL_EXECUTOR (default: multiprocess on one machine). The
+    Celery executor takes its broker from MONEYTRAIL_CELERY_BROKER and the settings every
+    worker shares (orchestration.cluster.CELERY_SETTINGS), so a run's steps and the workers
+    that take them agree."""
     name = os.environ.get("MONEYTRAIL_EXECUTOR", "multiprocess")
     if name not in EXECUTORS:
         raise ValueError(f"MONEYTRAIL_EXECUTOR={name!r}: expected one of {', '.join(EXECUTORS)}")
     module, attribute = EXECUTORS[name]
     try:
-        return getattr(importlib.import_module(module), attribute)
+        executor = getattr(importlib.import_module(module), attribute)
     except ImportError:
         package = module.replace("_", "-")
         raise ValueError(f"MONEYTRAIL_EXECUTOR={name} needs `pip install {package}`") from None
+    if name == "celery":
+        from orchestration.cluster import celery_executor_config
+
+        executor = executor.configured(celery_executor_config(), name="celery")
+    return executor
 
 
 defs = dg.Definitions(

@@ -17,13 +17,18 @@ def warehouse_url(data_dir: Path) -> str:
     return os.environ.get(URL_SETTING) or f"sqlite:///{Path(data_dir).resolve() / 'warehouse.db'}"
 
 
+def connect_url(url: str) -> str:
+    """The SQLAlchemy URL for a warehouse URL: a bare postgresql:// URL uses psycopg 3."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 def connect(url: str, **engine_options) -> sa.Engine:
     """An engine with the warehouse tables created. A bare postgresql:// URL uses psycopg 3."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    engine = sa.create_engine(url, **engine_options)
+    engine = sa.create_engine(connect_url(url), **engine_options)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
