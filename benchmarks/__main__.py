@@ -22,7 +22,8 @@ from pathlib import Path
 from benchmarks.site_latency import machine, revision
 
 BENCHMARKS = {"ingest": "benchmarks.ingest", "reharvest": "benchmarks.reharvest",
-              "site": "benchmarks.site_latency", "userpath": "benchmarks.userpath"}
+              "site": "benchmarks.site_latency", "userpath": "benchmarks.userpath",
+              "cluster": "benchmarks.cluster"}
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 COLUMNS = ("benchmark", "target", "measured", "baseline", "ratio", "met")
 
