@@ -49,6 +49,7 @@ import sqlalchemy as sa
 from benchmarks.england import CACHE, make_world, write_registry
 from benchmarks.ingest import NotReconciled, _print, _target
 from benchmarks.site_latency import machine, revision
+from benchmarks.userpath import publisher_totals
 from orchestration.cluster import (
     DEFAULT_POSTGRES,
     Cluster,
@@ -60,7 +61,6 @@ from orchestration.cluster import (
 from sources.demo_server import LocalServer
 from sources.demo_world import build_demo_world
 from warehouse.engine import connect, connect_url
-from warehouse.tables import payments, quarantine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "docs" / "results" / "cluster.json"
@@ -263,18 +263,9 @@ def _holdings(url: str) -> Totals:
     engine = connect(url)
     try:
         with engine.connect() as conn:
-            paid = conn.execute(sa.select(
-                payments.c.publisher_id, sa.func.count(),
-                sa.func.coalesce(sa.func.sum(payments.c.amount_pence), 0))
-                .group_by(payments.c.publisher_id)).all()
-            held = dict(conn.execute(sa.select(quarantine.c.publisher_id, sa.func.count())
-                                     .group_by(quarantine.c.publisher_id)).all())
+            return publisher_totals(conn)
     finally:
         engine.dispose()
-    totals = {publisher: (rows, held.get(publisher, 0), int(pence))
-              for publisher, rows, pence in paid}
-    return totals | {publisher: (0, rows, 0) for publisher, rows in held.items()
-                     if publisher not in totals}
 
 
 def _reconcile(held: Totals, expected: Totals, doing: str) -> None:

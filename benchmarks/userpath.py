@@ -275,27 +275,32 @@ def _environment(**extra: str) -> dict[str, str]:
 Totals = dict[str, tuple[int, int, int]]  # publisher -> rows loaded, quarantined, loaded pence
 
 
+def publisher_totals(conn) -> Totals:
+    """By publisher, (payments, quarantined rows, pence of the payments) in a warehouse."""
+    paid = conn.execute(sa.select(
+        payments.c.publisher_id, sa.func.count(),
+        sa.func.coalesce(sa.func.sum(payments.c.amount_pence), 0))
+        .group_by(payments.c.publisher_id)).all()
+    held = dict(conn.execute(sa.select(quarantine.c.publisher_id, sa.func.count())
+                             .group_by(quarantine.c.publisher_id)).all())
+    totals = {publisher: (rows, held.get(publisher, 0), int(pence))
+              for publisher, rows, pence in paid}
+    return totals | {publisher: (0, rows, 0) for publisher, rows in held.items()
+                     if publisher not in totals}
+
+
 def _holdings(data_dir: Path) -> tuple[Totals, list[str]]:
     """By publisher, (payments, quarantined rows, pence of the payments) in the data dir's
     warehouse; and the file versions that are neither live nor superseded, with why."""
     engine = sa.create_engine(f"sqlite:///{data_dir / 'warehouse.db'}")
     try:
         with engine.connect() as conn:
-            paid = conn.execute(sa.select(
-                payments.c.publisher_id, sa.func.count(),
-                sa.func.coalesce(sa.func.sum(payments.c.amount_pence), 0))
-                .group_by(payments.c.publisher_id)).all()
-            held = dict(conn.execute(sa.select(quarantine.c.publisher_id, sa.func.count())
-                                     .group_by(quarantine.c.publisher_id)).all())
+            totals = publisher_totals(conn)
             refused = conn.execute(sa.select(files.c.url, files.c.status,
                                              files.c.status_message).where(
                 files.c.status.not_in((*LIVE, "superseded")))).all()
     finally:
         engine.dispose()
-    totals = {publisher: (rows, held.get(publisher, 0), int(pence))
-              for publisher, rows, pence in paid}
-    totals |= {publisher: (0, rows, 0) for publisher, rows in held.items()
-               if publisher not in totals}
     return totals, [f"{url}: {status} ({message})" for url, status, message in refused]
 
 
