@@ -571,9 +571,14 @@ class Cluster:
 
 
 def marked_processes(cluster_id: str) -> list[int]:
-    """The live processes whose environment names this cluster (Linux /proc); a zombie, dead
-    and waiting for its parent to read its status, is not one."""
-    needle = f"{MARKER}={cluster_id}".encode()
+    """The live processes of this cluster: those whose environment names it."""
+    return processes_with(f"{MARKER}={cluster_id}")
+
+
+def processes_with(variable: str) -> list[int]:
+    """The live processes whose environment holds exactly NAME=value (Linux /proc); a zombie,
+    dead and waiting for its parent to read its status, is not one."""
+    needle = variable.encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():

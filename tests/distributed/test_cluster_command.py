@@ -9,30 +9,14 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
-from orchestration.cluster import drop_database, free_port
+from orchestration.cluster import drop_database, free_port, processes_with
 from tests.terminal import REPO, interruptible
 
 pytestmark = pytest.mark.distributed
-
-
-def _processes_with(variable: str) -> list[int]:
-    """Live processes whose environment holds this exact NAME=value."""
-    needle = variable.encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle in (entry / "environ").read_bytes().split(b"\0") and (
-                        entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def test_cluster_command_runs_then_ctrl_c_stops_everything(world, postgres_server, tmp_path):
@@ -65,10 +49,10 @@ def test_cluster_command_runs_then_ctrl_c_stops_everything(world, postgres_serve
         assert "Ctrl-C stops the cluster" in output, output
         assert "brookfield-care" in output and "£453,024.44  ok" in output, output
         home = f"DAGSTER_HOME={data.resolve() / 'cluster' / 'dagster'}"
-        assert _processes_with(home), "the cluster's processes should be running"
+        assert processes_with(home), "the cluster's processes should be running"
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0, "".join(said)
-        assert _processes_with(home) == []
+        assert processes_with(home) == []
         assert (data / "site" / "moneytrail.db").exists()
     finally:
         if process.poll() is None:
