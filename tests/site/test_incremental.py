@@ -66,6 +66,8 @@ def _tables(path: Path) -> dict[str, list]:
 
 
 def _same_site(updated: Path, full: Path) -> None:
+    for site in (updated, full):  # served immutable: nothing may lie in a log beside it
+        assert not [p.name for p in site.iterdir() if p.name.endswith(("-wal", "-shm"))]
     names = sorted(p.name for p in updated.glob("*.db"))
     assert names == sorted(p.name for p in full.glob("*.db"))
     for name in names:
@@ -308,3 +310,22 @@ def test_a_name_flagged_by_one_publishers_load_is_withheld_from_every_other(tmp_
     _same_site((tmp_path / "site").resolve(),
                build_site(engine, tmp_path / "full2", full=True).site_dir)
     engine.dispose()
+
+
+def test_summaries_worked_out_beside_the_indexes_equal_those_worked_out_after_them(copied,
+                                                                                 tmp_path):
+    """A database built alone works out its summaries in a second connection while the first
+    builds its indexes (warehouse.site._derived_beside): the same tables as one after the other."""
+    target, registry, engine = copied
+    publisher_id = "northmoor-borough-council"
+    cards = {publisher_id: warehouse_site.scorecard.scorecard(engine, publisher_id, {})}
+    withheld = warehouse_site._withheld_spellings(engine)
+    built = {}
+    for overlap in (False, True):
+        path = tmp_path / f"{overlap}.db"
+        warehouse_site._build(engine, path, publisher_id, cards, withheld, overlap=overlap)
+        built[overlap] = _tables(path)
+        assert not list(tmp_path.glob("*-wal"))
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("pragma journal_mode").fetchone() == ("delete",)
+    assert built[True]["spend_by_supplier"] and built[True] == built[False]
