@@ -61,11 +61,9 @@ def rebuild(engine: sa.Engine, registry: Registry) -> FlowSummary:
     personal = _personal_spellings(engine)
     flagged = sorted(set().union(*personal.values())) if personal else []
     with engine.connect() as conn:
-        payees = _unflagged(pd.read_sql(_payees_query(), conn), flagged)
-    aliases = _resolve(payees, Resolver(registry))
-    table = _suppliers(aliases)
-    with engine.connect() as conn:
         edges = _unflagged(pd.read_sql(_edges_query(), conn), flagged)
+    aliases = _resolve(_payees_of(edges), Resolver(registry))
+    table = _suppliers(aliases)
     edges = _flows(edges, aliases, registry)
     digests = _files_digests(engine)
     with engine.begin() as conn:
@@ -147,8 +145,8 @@ def _redo(engine: sa.Engine, registry: Registry, redo: list[str], changed: set[s
     with engine.connect() as conn:
         old = pd.read_sql(_aliases_query(), conn)
         old_suppliers = pd.read_sql(sa.select(suppliers), conn)
-        payees = _unflagged(pd.read_sql(_payees_query(redo), conn), flagged)
         edges = _unflagged(pd.read_sql(_edges_query(redo), conn), flagged)
+        payees = _payees_of(edges)
         paid_before = {(payer, payee): (int(count), int(amount)) for payer, payee, count, amount
                        in conn.execute(
             sa.select(flows.c.payer_id, flows.c.payee_id, sa.func.sum(flows.c.payments),
@@ -394,15 +392,24 @@ def _unflagged(frame: pd.DataFrame, flagged: Iterable[str]) -> pd.DataFrame:
     return frame[~frame["beneficiary_name"].isin(flagged)].reset_index(drop=True)
 
 
-def _payees_query(publisher_ids: list[str] | None = None):
-    key = (payments.c.publisher_id, payments.c.beneficiary_name, payments.c.company_number,
-           payments.c.charity_number)
-    return (sa.select(*key, sa.func.count().label("payments"),
-                      sa.func.sum(payments.c.amount_pence).label("total_pence"))
-            .where(*_named(publisher_ids)).group_by(*key)
-            # Most used spellings first, so they anchor the fuzzy matches of rarer ones.
-            .order_by(sa.func.count().desc(), payments.c.beneficiary_name,
-                      payments.c.publisher_id))
+PAYEE = ["publisher_id", "beneficiary_name", "company_number", "charity_number"]
+
+
+def _payees_of(edges: pd.DataFrame) -> pd.DataFrame:
+    """Each payee (publisher, spelling, company and charity numbers) with its payments and
+    total, from the edges' months: one read of the payments serves both, where two grouped
+    reads of them took 0.8 s each at 300,000 rows. Most used spellings first, so they anchor
+    the fuzzy matches of rarer ones; ties in spelling, then publisher, then numbers order."""
+    if edges.empty:
+        return pd.DataFrame(columns=[*PAYEE, "payments", "total_pence"])
+    payees = (edges.groupby(PAYEE, dropna=False, sort=False, as_index=False)
+              .agg(payments=("payments", "sum"), total_pence=("amount_pence", "sum")))
+    for column in ("company_number", "charity_number"):
+        payees[column] = payees[column].astype(object).where(payees[column].notna(), None)
+    return payees.sort_values(["payments", "beneficiary_name", "publisher_id",
+                               "company_number", "charity_number"],
+                              ascending=[False, True, True, True, True], na_position="first",
+                              kind="stable").reset_index(drop=True)
 
 
 def _resolve(payees: pd.DataFrame, resolver: Resolver) -> pd.DataFrame:
