@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from orchestration.assets import publisher_partitions, raw_files, warehouse_files
-from orchestration.checks import ALL_CHECKS
+from orchestration.checks import ALL_CHECKS, CHECK_NAMES
 from orchestration.cli import main
 from orchestration.demo import run_demo
 from orchestration.resources import make_resources
@@ -213,7 +213,7 @@ def test_dagster_definitions_load_and_a_partition_materialises_with_its_checks(w
             resources=make_resources(str(built.registry_path), str(data), True))
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert set(checks) == {c.check_key.name for c in ALL_CHECKS}
+    assert set(checks) == {k.name for c in ALL_CHECKS for k in c.check_keys} == set(CHECK_NAMES)
     assert checks["schema_conformance"] and checks["reconciliation"]
     materialised = result.asset_materializations_for_node("warehouse_files")[0]
     assert materialised.metadata["rows_loaded"].value == 302
@@ -468,3 +468,27 @@ def test_a_rerun_loads_only_publishers_with_something_new(demo, engine, tmp_path
     harvested = {r.publisher_id for r in archive._latest.values()}
     assert harvested and all(_behind(empty, archive, p) for p in harvested)
     empty.dispose()
+
+
+def test_a_check_that_cannot_be_worked_out_fails_with_its_error_and_the_others_are_given(
+        world, monkeypatch):
+    """The six checks are one step: one raising must not take the other five with it."""
+    from orchestration import checks as publisher_checks
+
+    def broken(*_):
+        raise RuntimeError("the archive could not be read")
+
+    what, severity, blocking, _ = publisher_checks.CHECKS["timeliness"]
+    monkeypatch.setitem(publisher_checks.CHECKS, "timeliness", (what, severity, blocking, broken))
+    built, data = world
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(publisher_partitions.name, ["brookfield-care"])
+        result = dg.materialize(
+            [raw_files, warehouse_files, *ALL_CHECKS], partition_key="brookfield-care",
+            instance=instance, raise_on_error=False,
+            resources=make_resources(str(built.registry_path), str(data), True))
+    found = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(found) == set(CHECK_NAMES)
+    assert not found["timeliness"].passed
+    assert "the archive could not be read" in found["timeliness"].description
+    assert found["schema_conformance"].passed and found["reconciliation"].passed
