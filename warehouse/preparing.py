@@ -137,6 +137,10 @@ def prepared(work: Preparation) -> Iterator[Batch | Prepared]:
     the rest in the separate process, whose batches follow this process's and whose report
     is merged into this one's: the same batches and report as one process would give.
     """
+    ahead = _started_ahead(work)
+    if ahead is not None:
+        yield from _from_child(work, ahead)
+        return
     if not _in_separate_process(work.path):
         yield from prepare(work)
         return
@@ -169,13 +173,18 @@ def _splittable(path: Path, quirks: Quirks | None = None) -> bool:
         return False
 
 
-def _in_separate_process(path: Path) -> bool:
+def _may_fork() -> bool:
+    """Whether this process may prepare files in separate processes at all."""
     if os.environ.get(PARALLEL_ENV, "").strip() == "0":
         return False
     if multiprocessing.current_process().daemon:
         return False  # a daemonic process may not start children
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return False  # Windows has no forkserver
+    return "forkserver" in multiprocessing.get_all_start_methods()  # Windows has none
+
+
+def _in_separate_process(path: Path) -> bool:
+    if not _may_fork():
+        return False
     try:
         return path.stat().st_size >= PARALLEL_MIN_BYTES
     except OSError:
@@ -321,11 +330,53 @@ def warm_up() -> None:
             pass
 
 
-def _from_child(work: Preparation) -> Iterator[Batch | Prepared]:
-    """The file's batches and Prepared record, from a separate process."""
-    with contextlib.closing(_Child(work)) as child:
+def _from_child(work: Preparation, started: _Child | None = None
+                ) -> Iterator[Batch | Prepared]:
+    """The file's batches and Prepared record, from a separate process (STARTED already)."""
+    with contextlib.closing(started or _Child(work)) as child:
         for item in child.items():
             yield item.as_prepared() if isinstance(item, _Done) else item
+
+
+# Small files whose preparation began in a separate process before their turn (prepare_ahead),
+# with what they are: at most AHEAD_FILES at once, the one about to be loaded and the next.
+_AHEAD: list[tuple[Preparation, _Child]] = []
+AHEAD_FILES = 2
+
+
+def prepare_ahead(work: Preparation) -> bool:
+    """Begin preparing WORK, a file too small to be split across processes, in a separate
+    process now, for the prepared(work) that will come when its turn does: a publisher's year
+    is a dozen such files, and each is then read on the other core while this process inserts
+    the one before, instead of after it. Returns whether it began; a preparation begun and
+    never asked for ends with drop_ahead() or the command (stop_processes)."""
+    key = _ahead_key(work)
+    if any(begun == key for begun, _ in _AHEAD) or len(_AHEAD) >= AHEAD_FILES \
+            or not _may_fork() or _in_separate_process(work.path) or not work.path.is_file():
+        return False
+    _AHEAD.append((key, _Child(key)))
+    return True
+
+
+def drop_ahead() -> None:
+    """Stop every preparation begun ahead that nobody asked for."""
+    while _AHEAD:
+        _AHEAD.pop()[1].close()
+
+
+def _started_ahead(work: Preparation) -> _Child | None:
+    key = _ahead_key(work)
+    for at, (begun, child) in enumerate(_AHEAD):
+        if begun == key:
+            del _AHEAD[at]
+            return child
+    return None
+
+
+def _ahead_key(work: Preparation) -> Preparation:
+    # The file's id is the loader's (its batches never carry it): one begun before the loader
+    # numbered the file is the same preparation.
+    return dataclasses.replace(work, file_id=0)
 
 
 class _Child:

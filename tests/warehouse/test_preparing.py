@@ -381,3 +381,65 @@ def test_a_large_csv_laid_out_oddly_is_prepared_as_one_process_reads_it(tmp_path
     assert paid["amount_pence"].sum() == sum((i % 9000) * 100 + i % 100 for i in range(rows))
     assert split_end.report == here_end.report
     assert not multiprocessing.active_children()
+
+
+def _archived_year(tmp_path, messy) -> "Archive":
+    """Four small monthly files of one publisher, archived as a harvest leaves them."""
+    from sources.archive import Archive, FetchRecord
+
+    archive = Archive(tmp_path / "raw")
+    lines = messy.path.read_bytes().splitlines(keepends=True)
+    head, body = lines[:3], lines[3:-1]  # title, blank, header; the payments; the total
+    for month in range(4):
+        part = tmp_path / f"month-{month}.csv"
+        part.write_bytes(b"".join(head + body[month * 600:(month + 1) * 600]))
+        sha256 = archive.store(part)
+        archive.record(FetchRecord(PUB.id, f"https://example.org/{month}.csv",
+                                   "2025-01-01T00:00:00+00:00", "new", 200, sha256))
+    return archive
+
+
+def _loaded(tmp_path, archive, name):
+    from warehouse.ingest import load_archived
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / name}")
+    metadata.create_all(engine)
+    upsert_publisher(engine, PUB)
+    outcomes = load_archived(engine, PUB, archive)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(payments.c.payment_key, payments.c.amount_pence,
+                                      payments.c.beneficiary_name, payments.c.source_row)
+                            .order_by(payments.c.payment_key)).all()
+        held = conn.execute(sa.select(sa.func.count()).select_from(quarantine)).scalar()
+    engine.dispose()
+    return outcomes, rows, held
+
+
+def test_the_next_small_file_is_prepared_ahead_and_loads_exactly_as_it_would_here(
+        tmp_path, messy, monkeypatch):
+    """load_archived reads a publisher's next file in a separate process while this one
+    loads the current one (preparing.prepare_ahead): every file after the first comes from
+    one, with the rows, keys and quarantine of a load that prepares everything here."""
+    archive = _archived_year(tmp_path, messy)
+    ahead, rows, held = _loaded(tmp_path, archive, "ahead.db")
+    assert [o.status for o in ahead] == ["loaded"] * 4
+    # Only a separate process reports its CPU time: the first file was read here, the rest
+    # ahead of their turn.
+    assert [o.preparer_cpu_s is not None for o in ahead] == [False, True, True, True]
+    assert not preparing._AHEAD and not [
+        p for p in multiprocessing.active_children() if p.name.startswith("moneytrail-prepare")]
+
+    monkeypatch.setenv(preparing.PARALLEL_ENV, "0")
+    here, rows_here, held_here = _loaded(tmp_path, archive, "here.db")
+    assert [o.preparer_cpu_s for o in here] == [None] * 4
+    assert rows == rows_here and len(rows) > 2000 and held == held_here
+    assert [(o.rows_loaded, o.rows_quarantined, o.amount_total_pence) for o in ahead] == [
+        (o.rows_loaded, o.rows_quarantined, o.amount_total_pence) for o in here]
+
+
+def test_a_file_prepared_ahead_that_is_never_loaded_is_stopped(messy):
+    assert preparing.prepare_ahead(work(messy.path))
+    assert not preparing.prepare_ahead(work(messy.path))  # begun already
+    [(_, child)] = preparing._AHEAD
+    preparing.drop_ahead()
+    assert not preparing._AHEAD and not child._process.is_alive()
