@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from benchmarks.messy import write_messy_csv
+from sources.archive import Archive, FetchRecord
 from sources.registry import Publisher
 from warehouse import preparing
 from warehouse.load import load_file, upsert_publisher
@@ -383,10 +384,8 @@ def test_a_large_csv_laid_out_oddly_is_prepared_as_one_process_reads_it(tmp_path
     assert not multiprocessing.active_children()
 
 
-def _archived_year(tmp_path, messy) -> "Archive":
+def _archived_year(tmp_path, messy) -> Archive:
     """Four small monthly files of one publisher, archived as a harvest leaves them."""
-    from sources.archive import Archive, FetchRecord
-
     archive = Archive(tmp_path / "raw")
     lines = messy.path.read_bytes().splitlines(keepends=True)
     head, body = lines[:3], lines[3:-1]  # title, blank, header; the payments; the total
