@@ -392,6 +392,7 @@ def _unflagged(frame: pd.DataFrame, flagged: Iterable[str]) -> pd.DataFrame:
     return frame[~frame["beneficiary_name"].isin(flagged)].reset_index(drop=True)
 
 
+# What names a payee: the publisher paying it, its spelling there, and its numbers.
 PAYEE = ["publisher_id", "beneficiary_name", "company_number", "charity_number"]
 
 
@@ -476,10 +477,9 @@ def _flows(edges: pd.DataFrame, aliases: pd.DataFrame, registry: Registry) -> pd
     """Payer → payee totals per month: the payee is a publisher where it is one, else the
     resolved supplier; redacted payees carry no edge. Each edge's hop counts from the
     publishers nobody commissions (hop 1) down the registry's commissioner links."""
-    columns = ["publisher_id", "beneficiary_name", "company_number", "charity_number"]
     merged = edges.merge(
         aliases.rename(columns={"spelling": "beneficiary_name"}), how="inner",
-        on=columns, suffixes=("", "_alias"))
+        on=PAYEE, suffixes=("", "_alias"))
     merged = merged[merged["supplier_id"].notna()]
     payee = merged["payee_publisher_id"].fillna(merged["supplier_id"])
     merged = merged.assign(payer_id=merged["publisher_id"], payee_id=payee,

@@ -684,8 +684,9 @@ def _copy_queries(site: sqlite3.Connection, publisher_id: str | list[str] | None
     # A publisher's own database takes its payments in the order of the site's key (its
     # rowid): each row then goes on the end of the table's b-tree, where in the warehouse's
     # order the hashed keys land anywhere in it (a third of the copy's time at 300,000 rows).
-    # The combined database keeps the warehouse's order: sorting millions of rows first cost
-    # more than it saved (a full site of 5M payments took 127.5 s sorted, 80 s before).
+    # A combined database copied from the warehouse keeps the warehouse's order: sorting
+    # millions of rows first cost more than it saved (a full site of 5M payments took 127.5 s
+    # sorted, 80 s before).
     order = derived["id"] if isinstance(publisher_id, str) else payments.c.id
     queries.append(("payments", names, cut(
         sa.select(*(derived.get(c, payments.c.get(c)).label(c) for c in names))
